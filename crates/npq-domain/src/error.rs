@@ -1,0 +1,47 @@
+//! Errors shared by the ports and the services.
+
+use crate::listing::ListParameterError;
+
+/// Error from a store behind a port.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or did not answer in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness or foreign key constraint rejected the write.
+    #[error("conflicting write: {0}")]
+    Conflict(String),
+    /// A stored value could not be read back as a domain value: the data breaks an invariant.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+/// One failed validation rule: the attribute it concerns and a message for the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Name of the attribute, such as `funded_place`, or `base` for the record as a whole.
+    pub attribute: String,
+    pub message: String,
+}
+
+/// Error returned by a use-case service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The token is missing, unknown or of the wrong scope.
+    #[error("access denied")]
+    Unauthenticated,
+    /// The record does not exist or belongs to another lead provider.
+    #[error("not found")]
+    NotFound,
+    /// The request's parameters cannot be used.
+    #[error(transparent)]
+    InvalidParameters(#[from] ListParameterError),
+    /// A business rule rejected the request.
+    #[error("validation failed")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,135 @@
+//! Ports: what the services need from the outside world. Stores implement them; tests may use
+//! in-memory fakes.
+//!
+//! Every method that reads records for a lead provider takes that provider's id and MUST return
+//! only records the provider may see. Reads return `Ok(None)` or an empty list for records that do
+//! not exist, and `Err` only when the store failed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::application::{Application, FundingHistoryEntry};
+use crate::auth::{ApiToken, TokenDigest};
+use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
+use crate::listing::ApplicationQuery;
+use crate::person::Person;
+use crate::provider::LeadProvider;
+use crate::{StoreError, Timestamp};
+
+/// Reads applications.
+#[async_trait]
+pub trait ApplicationRepository: Send + Sync {
+    /// Returns one page of the lead provider's applications, each with its person, in the
+    /// query's order followed by insertion order.
+    async fn list_applications(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &ApplicationQuery,
+    ) -> Result<Vec<(Application, Person)>, StoreError>;
+
+    /// Returns one of the lead provider's applications with its person.
+    async fn find_application(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ApplicationId,
+    ) -> Result<Option<(Application, Person)>, StoreError>;
+
+    /// Returns the accepted applications of these people with every lead provider. Used to decide
+    /// whether a person was funded before; the entries carry no other provider's data.
+    async fn funding_history(&self, people: &[ParticipantId]) -> Result<Vec<FundingHistoryEntry>, StoreError>;
+}
+
+/// Stores API tokens by digest.
+#[async_trait]
+pub trait TokenRepository: Send + Sync {
+    /// Returns the token with this digest.
+    async fn find_token_by_digest(&self, digest: &TokenDigest) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Records that the token was used at `at`.
+    async fn record_token_use(&self, id: ApiTokenId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Stores a new token. A digest that is already stored is a [`StoreError::Conflict`].
+    async fn insert_token(&self, token: &ApiToken) -> Result<(), StoreError>;
+}
+
+/// Reads lead providers.
+#[async_trait]
+pub trait LeadProviderRepository: Send + Sync {
+    /// Returns the lead provider with exactly this name.
+    async fn find_lead_provider_by_name(&self, name: &str) -> Result<Option<LeadProvider>, StoreError>;
+
+    /// Returns every lead provider, by name.
+    async fn list_lead_providers(&self) -> Result<Vec<LeadProvider>, StoreError>;
+}
+
+/// The current time. Services read it through this port so tests can fix it.
+pub trait Clock: Send + Sync {
+    /// Returns the current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        chrono::Utc::now()
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for Arc<T> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+#[async_trait]
+impl<T: ApplicationRepository + ?Sized> ApplicationRepository for Arc<T> {
+    async fn list_applications(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &ApplicationQuery,
+    ) -> Result<Vec<(Application, Person)>, StoreError> {
+        (**self).list_applications(lead_provider, query).await
+    }
+
+    async fn find_application(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ApplicationId,
+    ) -> Result<Option<(Application, Person)>, StoreError> {
+        (**self).find_application(lead_provider, id).await
+    }
+
+    async fn funding_history(&self, people: &[ParticipantId]) -> Result<Vec<FundingHistoryEntry>, StoreError> {
+        (**self).funding_history(people).await
+    }
+}
+
+#[async_trait]
+impl<T: TokenRepository + ?Sized> TokenRepository for Arc<T> {
+    async fn find_token_by_digest(&self, digest: &TokenDigest) -> Result<Option<ApiToken>, StoreError> {
+        (**self).find_token_by_digest(digest).await
+    }
+
+    async fn record_token_use(&self, id: ApiTokenId, at: Timestamp) -> Result<(), StoreError> {
+        (**self).record_token_use(id, at).await
+    }
+
+    async fn insert_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+        (**self).insert_token(token).await
+    }
+}
+
+#[async_trait]
+impl<T: LeadProviderRepository + ?Sized> LeadProviderRepository for Arc<T> {
+    async fn find_lead_provider_by_name(&self, name: &str) -> Result<Option<LeadProvider>, StoreError> {
+        (**self).find_lead_provider_by_name(name).await
+    }
+
+    async fn list_lead_providers(&self) -> Result<Vec<LeadProvider>, StoreError> {
+        (**self).list_lead_providers().await
+    }
+}
