@@ -1,1 +1,101 @@
+//! The npq store: sea-orm entities, migrations and repositories that implement the npq-domain
+//! ports on SQLite and PostgreSQL.
+//!
+//! One migration set serves both backends. [`Store::connect`] takes a database URL
+//! (`sqlite://FILE?mode=rwc` or `postgres://…`); every write method runs in one transaction.
+//! [`seed`] builds deterministic sandbox data at any scale, and [`test_support`] gives each test a
+//! database of its own on either backend.
 
+mod convert;
+pub mod entity;
+mod error;
+pub mod migration;
+mod repository;
+pub mod seed;
+pub mod test_support;
+mod writes;
+
+use std::time::Duration;
+
+use npq_domain::StoreError;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+
+pub use error::to_store_error;
+
+/// URL of the embedded default database: a SQLite file in the working directory, created when
+/// missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://npq.sqlite3?mode=rwc";
+
+/// Connection pool size for PostgreSQL.
+const POSTGRES_POOL_SIZE: u32 = 16;
+
+/// A connection pool to one database, SQLite or PostgreSQL. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to the database at `url`. SQLite files are opened in write-ahead-log mode with
+    /// foreign keys enforced and a busy timeout, so concurrent requests wait instead of failing.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
+        if url.starts_with("sqlite:") {
+            // SQLite allows one writer at a time; a small pool avoids lock waits between connections.
+            options.max_connections(4).min_connections(1).map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .foreign_keys(true)
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+            });
+        } else {
+            options.max_connections(POSTGRES_POOL_SIZE);
+        }
+        let db = Database::connect(options).await.map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        Ok(Self { db })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migration::Migrator::up(&self.db, None).await.map_err(to_store_error)
+    }
+
+    /// Returns whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(to_store_error)
+    }
+
+    /// Returns the backend: SQLite or PostgreSQL.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Returns the underlying connection, for tests and tools that need raw SQL.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes every pooled connection.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await.map_err(to_store_error)
+    }
+}
+
+/// Returns a URL with any password replaced by `***`, for logs.
+pub fn redact_database_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[doc(hidden)]
+pub async fn execute_raw(store: &Store, sql: &str) -> Result<(), StoreError> {
+    store.db.execute_unprepared(sql).await.map(|_| ()).map_err(to_store_error)
+}

@@ -1,0 +1,14 @@
+//! sea-orm entities, one per table. They mirror the schema in `migration` and are converted to
+//! and from domain types in `convert`; nothing outside this crate sees them.
+//!
+//! Every table has an integer `id` that orders rows by insertion and never leaves the store, and
+//! resources that the API shows have a separate `public_id` UUID.
+
+pub mod api_token;
+pub mod application;
+pub mod cohort;
+pub mod delivery_partner;
+pub mod delivery_partnership;
+pub mod lead_provider;
+pub mod person;
+pub mod schedule;

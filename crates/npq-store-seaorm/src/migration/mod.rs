@@ -1,0 +1,15 @@
+//! Schema migrations, one file per migration, shared by SQLite and PostgreSQL.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261204_000001_initial_schema;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261204_000001_initial_schema::Migration)]
+    }
+}
