@@ -1,1 +1,81 @@
-fn main() {}
+//! Developer tasks, run as `cargo xtask TASK`.
+//!
+//! - `ci`: formatting, lints and the whole test suite on SQLite and PostgreSQL; the command CI runs.
+//! - `openapi`: writes the v3 OpenAPI document to `docs/openapi/v3.json`.
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1);
+    let result = match task.as_deref() {
+        Some("ci") => ci(),
+        Some("openapi") => openapi(),
+        _ => {
+            eprintln!("usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write docs/openapi/v3.json from the code");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+fn cargo(arguments: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("xtask: cargo {}", arguments.join(" "));
+    let status = Command::new(&cargo)
+        .args(arguments)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|error| format!("cannot run {cargo}: {error}"))?;
+    if status.success() { Ok(()) } else { Err(format!("cargo {} failed ({status})", arguments.join(" "))) }
+}
+
+/// Checks that the PostgreSQL server the tests use accepts TCP connections, so a stopped server
+/// fails the run at once with advice instead of failing every PostgreSQL test separately.
+fn check_postgres() -> Result<(), String> {
+    let url = std::env::var("NPQ_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned());
+    let authority = url.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host_port = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") };
+    let reachable = host_port
+        .to_socket_addrs()
+        .map(|mut addresses| addresses.any(|address| TcpStream::connect_timeout(&address, Duration::from_secs(3)).is_ok()))
+        .unwrap_or(false);
+    if reachable {
+        Ok(())
+    } else {
+        Err(format!(
+            "PostgreSQL is not reachable at {host_port}; the store and API tests need it. Start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, or set NPQ_TEST_POSTGRES_URL"
+        ))
+    }
+}
+
+fn ci() -> Result<(), String> {
+    check_postgres()?;
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+    cargo(&["test", "--workspace", "--locked"])
+}
+
+fn openapi() -> Result<(), String> {
+    let output = workspace_root().join("docs/openapi/v3.json");
+    let output = output.to_str().ok_or("the workspace path is not UTF-8")?;
+    cargo(&["run", "--quiet", "--package", "npq-server", "--", "openapi", "--output", output])?;
+    eprintln!("xtask: wrote {output}");
+    Ok(())
+}
