@@ -16,7 +16,9 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("openapi") => openapi(),
         _ => {
-            eprintln!("usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write docs/openapi/v3.json from the code");
+            eprintln!(
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write docs/openapi/v3.json from the code"
+            );
             return ExitCode::from(2);
         }
     };
@@ -53,7 +55,9 @@ fn check_postgres() -> Result<(), String> {
     let host_port = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") };
     let reachable = host_port
         .to_socket_addrs()
-        .map(|mut addresses| addresses.any(|address| TcpStream::connect_timeout(&address, Duration::from_secs(3)).is_ok()))
+        .map(|mut addresses| {
+            addresses.any(|address| TcpStream::connect_timeout(&address, Duration::from_secs(3)).is_ok())
+        })
         .unwrap_or(false);
     if reachable {
         Ok(())

@@ -11,7 +11,7 @@ pub const FIRST_START_YEAR: u16 = 2021;
 pub const LAST_START_YEAR: u16 = 2029;
 
 text_enum!(
-    /// How DfE funds the places of a cohort.
+    /// The funding regime of a cohort: which of its places DfE pays for.
     FundingRegime, "funding regime" {
         /// DfE funds every eligible participant; there is no cap and no funded-place flag (2021 to 2023).
         Full => "full",

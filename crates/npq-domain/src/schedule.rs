@@ -71,10 +71,10 @@ fn date(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).unwrap_or(NaiveDate::MIN)
 }
 
-/// Builds the usual schedules of a cohort, with the dates DfE normally publishes (Y is the start
-/// year): leadership and specialist autumn 1 October Y to 31 December Y, spring 1 January to
-/// 31 March Y+1; coaching-offer schedules in November, December, March and June; the additional
-/// support offer only in 2021. Specialist schedules have no `retained-2`.
+/// Builds the usual schedules of a cohort, with the dates DfE normally publishes. For start year Y,
+/// leadership and specialist autumn schedules run from 1 October to 31 December Y, and spring ones
+/// from 1 January to 31 March Y+1. Coaching-offer schedules start in November, December, March and
+/// June. The additional support offer ran only in 2021. Specialist schedules have no `retained-2`.
 ///
 /// DfE staff manage real schedule dates; this is the starting set for new cohorts and sandboxes.
 pub fn standard_schedules(cohort: CohortIdentifier) -> Vec<Schedule> {

@@ -14,7 +14,7 @@ use crate::listing::ApplicationQuery;
 use crate::ports::{ApplicationRepository, Clock, LeadProviderRepository, TokenRepository};
 use crate::provider::LeadProvider;
 
-/// Reads applications as one lead provider sees them.
+/// Reads applications as they appear to one lead provider.
 #[derive(Debug, Clone)]
 pub struct ApplicationService<R> {
     repository: R,

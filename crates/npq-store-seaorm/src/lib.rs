@@ -63,7 +63,7 @@ impl Store {
         migration::Migrator::up(&self.db, None).await.map_err(to_store_error)
     }
 
-    /// Returns whether the database answers a trivial query.
+    /// Checks that the database responds to a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(to_store_error)
     }

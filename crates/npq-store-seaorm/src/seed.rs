@@ -45,7 +45,7 @@ pub struct Applicants {
     pub applications: Vec<Application>,
 }
 
-/// What [`seed`] wrote.
+/// Counts of what [`seed`] inserted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeedSummary {
     pub reference_data_created: bool,
@@ -61,7 +61,7 @@ fn random_uuid(rng: &mut ChaCha8Rng) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
 
-/// The latest instant sandbox timestamps reach, so that data generated on any day is the same.
+/// Returns the latest instant sandbox timestamps reach, so that data generated on any day is the same.
 fn data_horizon() -> DateTime<Utc> {
     utc(2026, 11, 30)
 }

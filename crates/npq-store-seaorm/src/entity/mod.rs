@@ -1,5 +1,5 @@
 //! sea-orm entities, one per table. They mirror the schema in `migration` and are converted to
-//! and from domain types in `convert`; nothing outside this crate sees them.
+//! and from domain types in `convert`; no other crate uses them.
 //!
 //! Every table has an integer `id` that orders rows by insertion and never leaves the store, and
 //! resources that the API shows have a separate `public_id` UUID.

@@ -171,7 +171,7 @@ fn public_id<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).uuid().not_null().unique_key().to_owned()
 }
 
-/// A text column limited to the given values.
+/// Builds a text column limited to the given values.
 fn one_of<T: IntoIden + Clone>(name: T, values: &[&str], nullable: bool) -> ColumnDef {
     let check = Expr::col(name.clone()).is_in(values.iter().map(|value| String::from(*value)));
     let mut column = ColumnDef::new(name);
