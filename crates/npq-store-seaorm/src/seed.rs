@@ -219,10 +219,10 @@ fn pick_cohort(rng: &mut ChaCha8Rng, reference: &ReferenceData) -> Cohort {
     let total: u32 = COHORT_WEIGHTS.iter().map(|(_, weight)| weight).sum();
     let mut roll = rng.random_range(0..total);
     for (identifier, weight) in COHORT_WEIGHTS {
-        if roll < weight {
-            if let Some(cohort) = reference.cohorts.iter().find(|cohort| cohort.identifier.to_string() == identifier) {
-                return cohort.clone();
-            }
+        if roll < weight
+            && let Some(cohort) = reference.cohorts.iter().find(|cohort| cohort.identifier.to_string() == identifier)
+        {
+            return cohort.clone();
         }
         roll = roll.saturating_sub(weight);
     }
