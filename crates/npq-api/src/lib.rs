@@ -1,1 +1,76 @@
+//! The lead provider API v3 over HTTP.
+//!
+//! This crate turns HTTP requests into calls of the domain services and their results into the
+//! JSON lead providers' clients expect. Handlers hold no business rules: they parse parameters
+//! with `npq_domain::listing`, call one service, and map the result onto a DTO.
+//!
+//! Reading order: [`routes`] for what is served where, [`resources`] for the operations and
+//! DTOs (one module per resource), [`error`] for the error shapes, then [`auth`], [`listing`],
+//! [`query`], [`types`] and [`http`] for the shared pieces.
 
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod listing;
+pub mod query;
+pub mod resources;
+pub mod state;
+pub mod types;
+
+use poem::endpoint::make_sync;
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, Response, Route};
+use poem_openapi::OpenApiService;
+
+pub use crate::state::{ApiState, TokenStore};
+
+use crate::error::ApiError;
+use crate::resources::applications::ApplicationsApi;
+
+/// The content type of every JSON response, exactly: the reference service sends no charset.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// The path every v3 operation lives under.
+const V3_PREFIX: &str = "/api/v3";
+
+/// The path of the v3 OpenAPI document.
+pub const OPENAPI_DOCUMENT_PATH: &str = "/api/docs/v3/openapi.json";
+
+/// The path of the interactive v3 documentation (Swagger UI).
+pub const DOCUMENTATION_UI_PATH: &str = "/api/docs/v3";
+
+/// Every v3 operation, one API type per resource.
+type V3Api = ApplicationsApi;
+
+fn v3_service() -> OpenApiService<V3Api, ()> {
+    OpenApiService::new(ApplicationsApi, "NPQ lead provider API", "v3")
+        .description(include_str!("overview.md"))
+        .url_prefix(V3_PREFIX)
+}
+
+/// Returns the v3 OpenAPI document as pretty-printed JSON. The output depends only on the code,
+/// so it can be committed and compared.
+pub fn openapi_document_json() -> String {
+    v3_service().spec()
+}
+
+/// Builds the whole HTTP application: the v3 operations under `/api/v3`, the OpenAPI document at
+/// [`OPENAPI_DOCUMENT_PATH`], Swagger UI at [`DOCUMENTATION_UI_PATH`], and a JSON 404 for every
+/// other path. Documentation needs no token.
+pub fn routes(state: ApiState) -> impl Endpoint {
+    let service = v3_service();
+    let documentation_ui = service.swagger_ui();
+    let document = service.spec();
+    let serve_document = make_sync(move |_| Response::builder().content_type(JSON_CONTENT_TYPE).body(document.clone()));
+
+    Route::new()
+        .nest(V3_PREFIX, service.around(http::check_query))
+        .at(OPENAPI_DOCUMENT_PATH, poem::get(serve_document))
+        .nest(DOCUMENTATION_UI_PATH, documentation_ui)
+        .data(state)
+        .with(CatchPanic::new().with_handler(|_| {
+            tracing::error!("a request handler panicked; returning 500");
+            poem::error::ResponseError::as_response(&ApiError::Internal)
+        }))
+        .around(http::finish_response)
+}

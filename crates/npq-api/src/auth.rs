@@ -1,0 +1,110 @@
+//! Lead provider authentication: the bearer token security scheme and its extractor.
+
+use npq_domain::auth::PlainToken;
+use npq_domain::ids::LeadProviderId;
+use poem::http::header::AUTHORIZATION;
+use poem::{Request, RequestBody};
+use poem_openapi::registry::{MetaSecurityScheme, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+
+use crate::error::ApiError;
+use crate::state::ApiState;
+
+/// Name of the security scheme in the OpenAPI document.
+const SCHEME_NAME: &str = "bearerAuth";
+
+/// The lead provider that the request's API token belongs to.
+///
+/// As an operation argument it authenticates the request: a missing, unknown or non-lead provider
+/// token ends the request with 401. Put it first, so authentication comes before any parameter
+/// is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeadProviderAuth(pub LeadProviderId);
+
+impl<'a> ApiExtractor<'a> for LeadProviderAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            SCHEME_NAME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "The API token DfE issued to your organisation, sent as `Authorization: Bearer <token>`.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![SCHEME_NAME]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let Some(state) = request.data::<ApiState>() else {
+            tracing::error!("the API state is missing from the request; routes() adds it");
+            return Err(ApiError::Internal.into());
+        };
+        let Some(token) = presented_token(request) else {
+            return Err(ApiError::Unauthenticated.into());
+        };
+        let lead_provider = state.tokens.authenticate_lead_provider(&token).await.map_err(ApiError::from)?;
+        Ok(Self(lead_provider))
+    }
+}
+
+/// Reads the token from `Authorization: Bearer <token>`, or from the `Token <token>` and
+/// `Token token="<token>"` forms that the reference service also accepts. The scheme name is
+/// case-insensitive.
+fn presented_token(request: &Request) -> Option<PlainToken> {
+    let header = request.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, credentials) = header.split_once(' ')?;
+    let credentials = credentials.trim();
+    let token = if scheme.eq_ignore_ascii_case("bearer") {
+        credentials
+    } else if scheme.eq_ignore_ascii_case("token") {
+        credentials.strip_prefix("token=").map(|quoted| quoted.trim_matches('"')).unwrap_or(credentials)
+    } else {
+        return None;
+    };
+    if token.is_empty() { None } else { Some(PlainToken::presented(token)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token_in(header: &str) -> Option<String> {
+        let request = Request::builder().header(AUTHORIZATION, header).finish();
+        presented_token(&request).map(|token| token.expose().to_owned())
+    }
+
+    #[test]
+    fn bearer_and_token_forms_are_read() {
+        assert_eq!(token_in("Bearer abc123"), Some("abc123".to_owned()));
+        assert_eq!(token_in("bearer  abc123 "), Some("abc123".to_owned()));
+        assert_eq!(token_in("Token abc123"), Some("abc123".to_owned()));
+        assert_eq!(token_in("Token token=\"abc123\""), Some("abc123".to_owned()));
+    }
+
+    #[test]
+    fn other_schemes_and_blank_tokens_are_ignored() {
+        assert_eq!(token_in("Basic YWJjOmRlZg=="), None);
+        assert_eq!(token_in("Bearer "), None);
+        assert_eq!(token_in("abc123"), None);
+    }
+}

@@ -1,0 +1,13 @@
+//! One module per v3 resource: its DTOs, how domain views map onto them, and its operations.
+
+pub mod applications;
+
+use poem_openapi::Tags;
+
+/// Groups of operations in the OpenAPI document.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Applications that people made to your organisation for an NPQ course.
+    #[oai(rename = "NPQ applications")]
+    NpqApplications,
+}
