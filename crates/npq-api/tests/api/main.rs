@@ -1,0 +1,8 @@
+//! HTTP tests of the lead provider API over an in-memory store: one binary, one module per
+//! concern.
+
+mod applications;
+mod common;
+mod errors_and_headers;
+mod list_parameters;
+mod openapi_document;

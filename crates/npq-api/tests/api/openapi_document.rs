@@ -1,0 +1,166 @@
+//! The OpenAPI document: the committed copy is current, and it matches the reference contract
+//! lead providers' clients were built against, apart from deliberate deviations.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// Attributes whose JSON type differs from the reference contract on purpose, with the reason.
+/// `docs/api-deviations.md` lists the same ones.
+const DELIBERATE_TYPE_DEVIATIONS: &[(&str, &str)] = &[(
+    "works_as_senco",
+    "the reference contract says boolean, but the reference service sends the applicant's raw answer \
+     (yes, no_but_i_plan_to_become_one or no_i_do_not_plan_to_be_a_SENCO), so the schema says string",
+)];
+
+fn repository_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn our_document() -> Value {
+    serde_json::from_str(&npq_api::openapi_document_json()).expect("the OpenAPI document is JSON")
+}
+
+fn reference_document() -> Value {
+    let path = std::env::var_os("NPQ_REFERENCE_SWAGGER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repository_root().join("../shared/reference/npq-api-v3-swagger.yaml"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+        panic!(
+            "cannot read the reference OpenAPI document at {} ({error}); set NPQ_REFERENCE_SWAGGER to its path",
+            path.display()
+        )
+    });
+    serde_yaml::from_str(&text).unwrap_or_else(|error| panic!("{} is not valid YAML: {error}", path.display()))
+}
+
+/// Follows a local `$ref` such as `#/components/schemas/Application`.
+fn resolve<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("non-local $ref {reference}"));
+            document.pointer(pointer).unwrap_or_else(|| panic!("dangling $ref {reference}"))
+        }
+        None => schema,
+    }
+}
+
+/// Returns the attributes of the `Application` schema, in order, with their schemas.
+fn application_attributes(document: &Value) -> Vec<(String, Value)> {
+    let application = &document["components"]["schemas"]["Application"];
+    let attributes = resolve(document, &application["properties"]["attributes"]);
+    attributes["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("the Application attributes have no properties: {attributes}"))
+        .iter()
+        .map(|(name, schema)| (name.clone(), resolve(document, schema).clone()))
+        .collect()
+}
+
+#[test]
+fn committed_document_is_current() {
+    let path = repository_root().join("docs/openapi/v3.json");
+    let generated = npq_api::openapi_document_json();
+    if std::env::var("NPQ_UPDATE_OPENAPI").as_deref() == Ok("1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+        panic!("cannot read {} ({error}); run the tests with NPQ_UPDATE_OPENAPI=1 to write it", path.display())
+    });
+    assert!(
+        committed == generated,
+        "{} is out of date; run `NPQ_UPDATE_OPENAPI=1 cargo test -p npq-api committed_document_is_current` and commit it",
+        path.display()
+    );
+}
+
+#[test]
+fn application_attributes_match_reference_types() {
+    let ours = our_document();
+    let reference = reference_document();
+    let our_attributes = application_attributes(&ours);
+    let reference_attributes = application_attributes(&reference);
+    assert!(!reference_attributes.is_empty(), "the reference Application schema has no attributes");
+
+    for (name, reference_schema) in &reference_attributes {
+        let Some((_, our_schema)) = our_attributes.iter().find(|(our_name, _)| our_name == name) else {
+            panic!("attribute {name} of the reference contract is missing from ours");
+        };
+        if DELIBERATE_TYPE_DEVIATIONS.iter().any(|(deviation, _)| deviation == name) {
+            continue;
+        }
+        assert_eq!(our_schema["type"], reference_schema["type"], "JSON type of attribute {name}");
+    }
+
+    let reference_order: Vec<&String> = reference_attributes.iter().map(|(name, _)| name).collect();
+    let our_order: Vec<&String> = our_attributes.iter().map(|(name, _)| name).collect();
+    assert_eq!(our_order, reference_order, "attribute order");
+}
+
+#[test]
+fn deliberate_deviations_really_deviate() {
+    let ours = application_attributes(&our_document());
+    let reference = application_attributes(&reference_document());
+    for (name, reason) in DELIBERATE_TYPE_DEVIATIONS {
+        let ours = &ours.iter().find(|(our_name, _)| our_name == name).unwrap().1;
+        let reference = &reference.iter().find(|(reference_name, _)| reference_name == name).unwrap().1;
+        assert_ne!(ours["type"], reference["type"], "{name} is listed as a deviation ({reason}) but matches");
+    }
+    let deviations_page = std::fs::read_to_string(repository_root().join("docs/api-deviations.md")).unwrap();
+    for (name, _) in DELIBERATE_TYPE_DEVIATIONS {
+        assert!(deviations_page.contains(name), "docs/api-deviations.md does not mention {name}");
+    }
+}
+
+#[test]
+fn nullable_attributes_are_marked_and_required() {
+    let document = our_document();
+    let application = &document["components"]["schemas"]["Application"];
+    let attributes = resolve(&document, &application["properties"]["attributes"]);
+    let required: Vec<&str> = attributes["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for (name, schema) in application_attributes(&document) {
+        assert!(required.contains(&name.as_str()), "{name} should be required: the key is always sent");
+        if let Some(values) = schema["enum"].as_array() {
+            let lists_null = values.contains(&Value::Null);
+            assert_eq!(schema["nullable"] == true, lists_null, "{name}: nullable and a null enum value go together");
+        }
+    }
+    for name in ["email", "teacher_reference_number", "funded_place", "senco_start_date", "works_as_senco"] {
+        let schema = application_attributes(&document).into_iter().find(|(our_name, _)| our_name == name).unwrap().1;
+        assert_eq!(schema["nullable"], true, "{name}");
+    }
+}
+
+#[test]
+fn application_paths_exist_with_get() {
+    let document = our_document();
+    for path in ["/api/v3/npq-applications", "/api/v3/npq-applications/{id}"] {
+        let operation = &document["paths"][path]["get"];
+        assert!(operation.is_object(), "GET {path} is missing from the document");
+        let responses = operation["responses"].as_object().unwrap();
+        for status in ["200", "400", "401"] {
+            assert!(responses.contains_key(status), "GET {path} does not document {status}");
+        }
+        assert_eq!(operation["security"], serde_json::json!([{"bearerAuth": []}]), "GET {path}");
+    }
+    assert!(document["paths"]["/api/v3/npq-applications/{id}"]["get"]["responses"]["404"].is_object());
+    assert_eq!(document["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+}
+
+#[test]
+fn list_parameters_are_documented() {
+    let document = our_document();
+    let parameters = document["paths"]["/api/v3/npq-applications"]["get"]["parameters"].as_array().unwrap();
+    let names: Vec<&str> = parameters.iter().filter_map(|parameter| parameter["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["filter[cohort]", "filter[updated_since]", "filter[participant_id]", "sort", "page[page]", "page[per_page]"]
+    );
+    for parameter in parameters {
+        assert_eq!(parameter["in"], "query");
+        assert_ne!(parameter["required"], true, "{}: optional", parameter["name"]);
+        assert!(parameter["description"].as_str().is_some_and(|text| text.len() > 20), "{}", parameter["name"]);
+    }
+}
