@@ -57,7 +57,7 @@ pub fn openapi_document_json() -> String {
 /// Builds the whole HTTP application: the v3 operations under `/api/v3`, the OpenAPI document at
 /// [`OPENAPI_DOCUMENT_PATH`], Swagger UI at [`DOCUMENTATION_UI_PATH`], and a JSON 404 for every
 /// other path. Documentation needs no token.
-pub fn routes(state: ApiState) -> impl Endpoint {
+pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
     let service = v3_service();
     let documentation_ui = service.swagger_ui();
     let document = service.spec();
