@@ -96,6 +96,7 @@ async fn main() -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let cli = Cli::parse();
@@ -203,6 +204,7 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 async fn serve(options: &GlobalOptions, serve: ServeOptions) -> Result<()> {
     let store = open_store(options).await?;
     store.migrate().await.context("migration failed")?;
+    tracing::info!("database migrations are up to date");
     if store.count_lead_providers().await? == 0 {
         tracing::info!("the database is empty, so it is being seeded with sandbox data");
         let summary =
@@ -225,7 +227,8 @@ async fn serve(options: &GlobalOptions, serve: ServeOptions) -> Result<()> {
         serve.bind
     );
     tracing::info!(
-        "to get a token, run: npq-server token create --lead-provider \"Ambition Institute\" (with the same DATABASE_URL and NPQ_SECRET)"
+        "to get a token, run in this directory: cargo run -p npq-server -- token create --lead-provider \"Ambition Institute\" \
+         (an installed binary: npq-server token create ...; keep the same DATABASE_URL and NPQ_SECRET)"
     );
     poem::Server::new(listener)
         .run_with_graceful_shutdown(npq_api::routes(state), shutdown_signal(), Some(std::time::Duration::from_secs(30)))

@@ -84,6 +84,10 @@ pub struct TokenService<R, C> {
 pub enum IssueTokenError {
     #[error("no lead provider is named '{name}'; known lead providers: {}", known.join(", "))]
     UnknownLeadProvider { name: String, known: Vec<String> },
+    #[error(
+        "no lead provider is named '{name}' because the database has no lead providers yet: start the server once, or run `npq-server seed`, on the same database"
+    )]
+    NoLeadProviders { name: String },
     #[error(transparent)]
     Store(#[from] crate::StoreError),
 }
@@ -118,9 +122,14 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
         rng: &mut impl RngCore,
     ) -> Result<(ApiToken, LeadProvider, PlainToken), IssueTokenError> {
         let Some(lead_provider) = self.repository.find_lead_provider_by_name(lead_provider_name).await? else {
-            let known =
+            let known: Vec<String> =
                 self.repository.list_lead_providers().await?.into_iter().map(|provider| provider.name).collect();
-            return Err(IssueTokenError::UnknownLeadProvider { name: lead_provider_name.to_owned(), known });
+            let name = lead_provider_name.to_owned();
+            return Err(if known.is_empty() {
+                IssueTokenError::NoLeadProviders { name }
+            } else {
+                IssueTokenError::UnknownLeadProvider { name, known }
+            });
         };
         let plain = PlainToken::generate(rng);
         let token = ApiToken {
@@ -311,6 +320,15 @@ mod tests {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
         let error = block_on(service.issue_lead_provider_token("Teach Last", None, &mut rng)).unwrap_err();
         assert!(error.to_string().contains("Teach First"), "{error}");
+    }
+
+    #[test]
+    fn token_for_an_empty_database_says_to_seed_first() {
+        let service = token_service(std::sync::Arc::new(MemoryStore::default()));
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let error = block_on(service.issue_lead_provider_token("Teach First", None, &mut rng)).unwrap_err();
+        assert!(matches!(error, IssueTokenError::NoLeadProviders { .. }), "{error}");
+        assert!(error.to_string().contains("npq-server seed"), "{error}");
     }
 
     #[test]
