@@ -159,7 +159,11 @@ fn default_bind() -> Result<SocketAddr> {
 
 async fn open_store(options: &GlobalOptions) -> Result<Store> {
     let url = &options.database_url;
-    Store::connect(url).await.with_context(|| format!("cannot open the database at {}", redact_database_url(url)))
+    Store::connect(url).await.map_err(|error| {
+        // The driver's message can quote an unparseable URL whole, so it is redacted here as well.
+        let message = error.to_string().replace(url.as_str(), &redact_database_url(url));
+        anyhow::anyhow!("cannot open the database at {}: {message}", redact_database_url(url))
+    })
 }
 
 /// Returns the token key from `NPQ_SECRET`, or from the secret file, creating the file with a

@@ -53,7 +53,9 @@ impl PageRequest {
         if page < 1 || per_page < 1 {
             return Err(ListParameterError::Pagination);
         }
-        let page = u32::try_from(page).map_err(|_| ListParameterError::Pagination)?;
+        // A page number beyond u32 is past the end of any list: serve it as the last possible page,
+        // which is empty.
+        let page = u32::try_from(page).unwrap_or(u32::MAX);
         let per_page = u32::try_from(per_page.min(i64::from(MAX_PER_PAGE))).unwrap_or(MAX_PER_PAGE);
         Ok(Self { page, per_page })
     }
@@ -345,7 +347,8 @@ mod tests {
 
     #[test]
     fn huge_page_numbers_do_not_overflow() {
-        assert!(PageRequest::parse(Some("99999999999999999999999"), None).is_err());
+        assert_eq!(PageRequest::parse(Some("99999999999999999999999"), None).unwrap().page(), u32::MAX);
+        assert_eq!(PageRequest::parse(Some("4294967296"), None).unwrap().page(), u32::MAX);
         let page = PageRequest::parse(Some("4294967295"), Some("1000")).unwrap();
         assert_eq!(page.offset(), 4_294_967_294_000);
     }
@@ -438,7 +441,7 @@ mod tests {
         fn valid_page_requests_have_bounded_sizes(page in 1i64..1_000_000, per_page in 1i64..100_000) {
             let request = PageRequest::new(Some(page), Some(per_page)).unwrap();
             prop_assert!(request.per_page() >= 1 && request.per_page() <= MAX_PER_PAGE);
-            prop_assert_eq!(i64::from(request.page()), page);
+            prop_assert_eq!(i64::from(request.page()), page.min(i64::from(u32::MAX)));
         }
 
         #[test]

@@ -98,7 +98,7 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
     }
 
     /// Returns the lead provider a presented token acts for. A missing, unknown or non-lead
-    /// provider token is [`DomainError::Unauthenticated`]. Records the use, to the minute.
+    /// provider token is [`DomainError::Unauthenticated`]. Records the use at most once a minute.
     pub async fn authenticate_lead_provider(&self, presented: &PlainToken) -> Result<LeadProviderId, DomainError> {
         let digest = self.key.digest(presented.expose());
         let token = self.repository.find_token_by_digest(&digest).await?.ok_or(DomainError::Unauthenticated)?;
@@ -107,8 +107,12 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
         }
         let lead_provider = token.lead_provider.ok_or(DomainError::Unauthenticated)?;
         let now = self.clock.now();
-        if token_use_needs_recording(token.last_used_at, now) {
-            self.repository.record_token_use(token.id, now).await?;
+        // Recording the use is an audit aid: when the write fails (a busy or read-only database), the
+        // request still proceeds and the failure is logged.
+        if token_use_needs_recording(token.last_used_at, now)
+            && let Err(error) = self.repository.record_token_use(token.id, now).await
+        {
+            tracing::warn!(token_id = %token.id, %error, "could not record the token's use");
         }
         Ok(lead_provider)
     }
@@ -165,6 +169,7 @@ mod tests {
         applications: Vec<(Application, Person)>,
         tokens: Mutex<Vec<ApiToken>>,
         providers: Vec<LeadProvider>,
+        fail_token_use: bool,
     }
 
     #[async_trait]
@@ -213,6 +218,9 @@ mod tests {
         }
 
         async fn record_token_use(&self, id: ApiTokenId, at: Timestamp) -> Result<(), StoreError> {
+            if self.fail_token_use {
+                return Err(StoreError::Unavailable("database is locked".to_owned()));
+            }
             for token in self.tokens.lock().unwrap().iter_mut().filter(|token| token.id == id) {
                 token.last_used_at = Some(at);
             }
@@ -283,6 +291,32 @@ mod tests {
         assert_eq!(token.lead_provider, Some(lead_provider.id));
         assert_eq!(block_on(service.authenticate_lead_provider(&plain)), Ok(lead_provider.id));
         assert_eq!(store.tokens.lock().unwrap()[0].last_used_at, Some(at(10, 0)));
+    }
+
+    #[test]
+    fn failed_use_recording_still_authenticates() {
+        let store =
+            std::sync::Arc::new(MemoryStore { providers: vec![provider("Teach First")], ..MemoryStore::default() });
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let (_, lead_provider, plain) =
+            block_on(token_service(store).issue_lead_provider_token("Teach First", None, &mut rng)).unwrap();
+        let failing = std::sync::Arc::new(MemoryStore {
+            providers: vec![lead_provider.clone()],
+            fail_token_use: true,
+            ..MemoryStore::default()
+        });
+        let service = token_service(failing.clone());
+        let token = ApiToken {
+            id: ApiTokenId::new_random(),
+            scope: TokenScope::LeadProvider,
+            lead_provider: Some(lead_provider.id),
+            digest: TokenKey::derive(&[1u8; 32]).unwrap().digest(plain.expose()),
+            description: None,
+            created_at: at(9, 0),
+            last_used_at: None,
+        };
+        failing.tokens.lock().unwrap().push(token);
+        assert_eq!(block_on(service.authenticate_lead_provider(&plain)), Ok(lead_provider.id));
     }
 
     #[test]

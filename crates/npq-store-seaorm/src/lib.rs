@@ -54,7 +54,10 @@ impl Store {
         } else {
             options.max_connections(POSTGRES_POOL_SIZE);
         }
-        let db = Database::connect(options).await.map_err(|error| StoreError::Unavailable(error.to_string()))?;
+        // The driver's message may quote the URL, password included: show the redacted form.
+        let db = Database::connect(options)
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string().replace(url, &redact_database_url(url))))?;
         Ok(Self { db })
     }
 
@@ -84,14 +87,38 @@ impl Store {
     }
 }
 
-/// Returns a URL with any password replaced by `***`, for logs.
+/// Returns a URL safe for logs: the password, whether in the user part or a `password` query
+/// parameter, becomes `***`. A URL that does not parse is not shown at all.
 pub fn redact_database_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else { return "(a database URL that is not valid)".to_owned() };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    }
+    if parsed.query_pairs().any(|(name, _)| name.eq_ignore_ascii_case("password")) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name.eq_ignore_ascii_case("password") { "***".to_owned() } else { value.into_owned() };
+                (name.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_database_url;
+
+    #[test]
+    fn redaction_hides_passwords_in_every_form() {
+        assert_eq!(redact_database_url("postgres://user:secret@127.0.0.1/npq"), "postgres://user:***@127.0.0.1/npq");
+        let query = redact_database_url("postgres://user@127.0.0.1/npq?password=secret&sslmode=disable");
+        assert!(!query.contains("secret"), "{query}");
+        assert!(query.contains("sslmode=disable"), "{query}");
+        assert!(!redact_database_url("postgres://u:top#secret@127.0.0.1:1/db").contains("secret"));
+        assert_eq!(redact_database_url("sqlite://npq.sqlite3?mode=rwc"), "sqlite://npq.sqlite3?mode=rwc");
     }
 }
 
