@@ -18,7 +18,7 @@ mod writes;
 use std::time::Duration;
 
 use npq_domain::StoreError;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
 pub use error::to_store_error;
@@ -120,9 +120,4 @@ mod tests {
         assert!(!redact_database_url("postgres://u:top#secret@127.0.0.1:1/db").contains("secret"));
         assert_eq!(redact_database_url("sqlite://npq.sqlite3?mode=rwc"), "sqlite://npq.sqlite3?mode=rwc");
     }
-}
-
-#[doc(hidden)]
-pub async fn execute_raw(store: &Store, sql: &str) -> Result<(), StoreError> {
-    store.db.execute_unprepared(sql).await.map(|_| ()).map_err(to_store_error)
 }
