@@ -1,4 +1,4 @@
-//! The npq server and its operator command line. This file holds configuration and wiring only:
+//! The npq server and its operator command line. This file contains configuration and wiring only:
 //! every rule lives in npq-domain, storage in npq-store-seaorm and HTTP in npq-api.
 
 use std::net::SocketAddr;

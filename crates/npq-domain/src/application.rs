@@ -29,9 +29,9 @@ text_enum!(
 );
 
 text_enum!(
-    /// Why an application was rejected.
+    /// The reason an application was rejected.
     ReasonForRejection, "reason for rejection" {
-        /// DfE closed a registration that nobody acted on.
+        /// DfE closed a registration that was never decided.
         RegistrationExpired => "registration_expired",
         /// The application's own lead provider rejected it.
         RejectedByProvider => "rejected_by_provider",
@@ -42,7 +42,7 @@ text_enum!(
 );
 
 text_enum!(
-    /// Who pays for an applicant who is not eligible for DfE funding.
+    /// The payer for an applicant who is not eligible for DfE funding.
     FundingChoice, "funding choice" {
         School => "school",
         Trust => "trust",
@@ -66,7 +66,7 @@ text_enum!(
 );
 
 text_enum!(
-    /// Why an application is not eligible for funding, as lead providers see it.
+    /// The reason an application is not eligible for funding, as shown to lead providers.
     IneligibleForFundingReason, "ineligible for funding reason" {
         PreviouslyFunded => "previously-funded",
         EstablishmentIneligible => "establishment-ineligible",
@@ -178,7 +178,7 @@ pub struct Application {
     /// Whether the applicant was found eligible for DfE funding, as stored.
     pub eligible_for_funding: bool,
     pub funding_eligibility_status_code: Option<FundingEligibilityStatusCode>,
-    /// Who pays, for applicants who are not eligible for funding.
+    /// The payer, for applicants who are not eligible for funding.
     pub funding_choice: Option<FundingChoice>,
     /// Whether the place counts against the lead provider's funded places (capped cohorts).
     pub funded_place: Option<bool>,

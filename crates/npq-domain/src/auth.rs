@@ -26,7 +26,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 const TOKEN_KEY_PURPOSE: &[u8] = b"npq api token digest v1";
 
 text_enum!(
-    /// What a token may be used for.
+    /// The part of the service a token gives access to.
     TokenScope, "token scope" {
         /// The lead provider API; the token belongs to one lead provider.
         LeadProvider => "lead_provider",
@@ -132,7 +132,7 @@ pub struct ApiToken {
     /// The lead provider the token acts for; set exactly when the scope is `lead_provider`.
     pub lead_provider: Option<LeadProviderId>,
     pub digest: TokenDigest,
-    /// Operator's note on who holds the token, such as the provider's integration name.
+    /// Operator's note on who uses the token, such as the provider's integration name.
     pub description: Option<String>,
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,

@@ -5,7 +5,7 @@ use crate::listing::ListParameterError;
 /// Error from a store behind a port.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be reached or did not answer in time.
+    /// The database could not be reached or did not respond in time.
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// A uniqueness or foreign key constraint rejected the write.

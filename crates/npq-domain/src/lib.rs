@@ -1,6 +1,6 @@
 //! The rules of the NPQ service, free of I/O.
 //!
-//! This crate holds the types the service reasons about (cohorts, courses, schedules, lead providers,
+//! This crate contains the types the service reasons about (cohorts, courses, schedules, lead providers,
 //! people and their applications), the rules over them, the ports that stores implement and the
 //! use-case services that are generic over those ports. It knows nothing of HTTP, SQL or an async
 //! runtime: a test fails when it gains a dependency on one.

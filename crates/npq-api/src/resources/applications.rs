@@ -187,7 +187,7 @@ pub struct ApplicationsResponse {
 
 #[derive(ApiResponse)]
 pub enum ListApplicationsResponse {
-    /// One page of your applications, oldest first unless `sort` says otherwise.
+    /// One page of your applications, oldest first unless `sort` sets another order.
     #[oai(status = 200, content_type = "application/json")]
     Ok(Json<ApplicationsResponse>),
 }
