@@ -301,62 +301,16 @@ impl ApplicationView {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use chrono::TimeZone;
     use proptest::prelude::*;
 
     pub(crate) fn sample_person() -> Person {
-        let at = chrono::Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap();
-        Person {
-            participant_id: ParticipantId::new_random(),
-            trn: Some("1234567".parse().unwrap()),
-            trn_verified: true,
-            full_name: "Sam Example".to_owned(),
-            email: Some("sam@example.com".to_owned()),
-            date_of_birth: None,
-            created_at: at,
-            updated_at: at,
-        }
+        crate::testing::person("Sam Example")
     }
 
+    /// Builds a pending application of `person` for `course` with a lead provider of its own.
     pub(crate) fn sample_application(person: &Person, course: Course) -> Application {
-        let at = chrono::Utc.with_ymd_and_hms(2024, 5, 2, 9, 0, 0).unwrap();
-        Application {
-            id: ApplicationId::new_random(),
-            participant_id: person.participant_id,
-            lead_provider_id: LeadProviderId::new_random(),
-            cohort: "2024".parse().unwrap(),
-            course,
-            schedule: None,
-            status: ApplicationStatus::Pending,
-            training_status: None,
-            reason_for_rejection: None,
-            accepted_at: None,
-            eligible_for_funding: true,
-            funding_eligibility_status_code: Some(FundingEligibilityStatusCode::Funded),
-            funding_choice: None,
-            funded_place: None,
-            targeted_delivery_funding_eligibility: false,
-            works_in_school: Some(true),
-            works_in_childcare: Some(false),
-            work_setting: Some(WorkSetting::ASchool),
-            kind_of_nursery: None,
-            employment_type: None,
-            employment_role: None,
-            employer_name: None,
-            headteacher_status: None,
-            school_urn: Some("100001".parse().unwrap()),
-            ukprn: Some("10012345".parse().unwrap()),
-            private_childcare_provider_urn: None,
-            itt_provider: None,
-            lead_mentor: false,
-            teacher_catchment: Some(TeacherCatchment::England),
-            teacher_catchment_country: Some("United Kingdom of Great Britain and Northern Ireland".to_owned()),
-            teacher_catchment_iso_country_code: Some("GBR".parse().unwrap()),
-            senco_in_role: None,
-            senco_start_date: None,
-            created_at: at,
-            updated_at: at,
-        }
+        let application = crate::testing::application(person, LeadProviderId::new_random(), crate::testing::june(2, 9));
+        Application { course, ..application }
     }
 
     fn accepted(mut application: Application, funded_place: Option<bool>) -> Application {

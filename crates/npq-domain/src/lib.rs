@@ -25,6 +25,8 @@ pub mod ports;
 pub mod provider;
 pub mod schedule;
 pub mod service;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use error::{DomainError, StoreError};
 pub use text_enum::UnknownValue;

@@ -153,116 +153,20 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::StoreError;
+    use crate::application::ApplicationStatus;
     use crate::application::tests::{sample_application, sample_person};
-    use crate::application::{Application, ApplicationStatus, FundingHistoryEntry};
-    use crate::auth::TokenDigest;
     use crate::course::Course;
-    use crate::person::Person;
-    use async_trait::async_trait;
+    use crate::testing::{FixedClock, MemoryStore};
     use chrono::TimeZone;
     use rand::SeedableRng;
     use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct MemoryStore {
-        applications: Vec<(Application, Person)>,
-        tokens: Mutex<Vec<ApiToken>>,
-        providers: Vec<LeadProvider>,
-        fail_token_use: bool,
-    }
-
-    #[async_trait]
-    impl ApplicationRepository for MemoryStore {
-        async fn list_applications(
-            &self,
-            lead_provider: LeadProviderId,
-            _query: &ApplicationQuery,
-        ) -> Result<Vec<(Application, Person)>, StoreError> {
-            Ok(self
-                .applications
-                .iter()
-                .filter(|(application, _)| application.lead_provider_id == lead_provider)
-                .cloned()
-                .collect())
-        }
-
-        async fn find_application(
-            &self,
-            lead_provider: LeadProviderId,
-            id: ApplicationId,
-        ) -> Result<Option<(Application, Person)>, StoreError> {
-            Ok(self
-                .applications
-                .iter()
-                .find(|(application, _)| application.id == id && application.lead_provider_id == lead_provider)
-                .cloned())
-        }
-
-        async fn funding_history(&self, people: &[ParticipantId]) -> Result<Vec<FundingHistoryEntry>, StoreError> {
-            Ok(self
-                .applications
-                .iter()
-                .filter(|(application, _)| {
-                    people.contains(&application.participant_id) && application.status == ApplicationStatus::Accepted
-                })
-                .map(|(application, _)| FundingHistoryEntry::from(application))
-                .collect())
-        }
-    }
-
-    #[async_trait]
-    impl TokenRepository for MemoryStore {
-        async fn find_token_by_digest(&self, digest: &TokenDigest) -> Result<Option<ApiToken>, StoreError> {
-            Ok(self.tokens.lock().unwrap().iter().find(|token| &token.digest == digest).cloned())
-        }
-
-        async fn record_token_use(&self, id: ApiTokenId, at: Timestamp) -> Result<(), StoreError> {
-            if self.fail_token_use {
-                return Err(StoreError::Unavailable("database is locked".to_owned()));
-            }
-            for token in self.tokens.lock().unwrap().iter_mut().filter(|token| token.id == id) {
-                token.last_used_at = Some(at);
-            }
-            Ok(())
-        }
-
-        async fn insert_token(&self, token: &ApiToken) -> Result<(), StoreError> {
-            self.tokens.lock().unwrap().push(token.clone());
-            Ok(())
-        }
-    }
-
-    #[async_trait]
-    impl LeadProviderRepository for MemoryStore {
-        async fn find_lead_provider_by_name(&self, name: &str) -> Result<Option<LeadProvider>, StoreError> {
-            Ok(self.providers.iter().find(|provider| provider.name == name).cloned())
-        }
-
-        async fn list_lead_providers(&self) -> Result<Vec<LeadProvider>, StoreError> {
-            Ok(self.providers.clone())
-        }
-    }
-
-    struct FixedClock(Timestamp);
-
-    impl Clock for FixedClock {
-        fn now(&self) -> Timestamp {
-            self.0
-        }
-    }
 
     fn at(hour: u32, minute: u32) -> Timestamp {
         chrono::Utc.with_ymd_and_hms(2026, 1, 5, hour, minute, 0).unwrap()
     }
 
     fn provider(name: &str) -> LeadProvider {
-        LeadProvider {
-            id: LeadProviderId::new_random(),
-            name: name.to_owned(),
-            created_at: at(9, 0),
-            updated_at: at(9, 0),
-        }
+        crate::testing::lead_provider(name)
     }
 
     fn token_service(store: std::sync::Arc<MemoryStore>) -> TokenService<std::sync::Arc<MemoryStore>, FixedClock> {
@@ -380,7 +284,7 @@ mod tests {
         let owner = application.lead_provider_id;
         let id = application.id;
         let service = ApplicationService::new(MemoryStore {
-            applications: vec![(application, person)],
+            applications: Mutex::new(vec![(application, person)]),
             ..MemoryStore::default()
         });
         assert!(block_on(service.show(owner, id)).is_ok());
@@ -396,7 +300,7 @@ mod tests {
         later.lead_provider_id = earlier.lead_provider_id;
         let provider = earlier.lead_provider_id;
         let service = ApplicationService::new(MemoryStore {
-            applications: vec![(earlier, person.clone()), (later.clone(), person)],
+            applications: Mutex::new(vec![(earlier, person.clone()), (later.clone(), person)]),
             ..MemoryStore::default()
         });
         let views = block_on(service.list(provider, &ApplicationQuery::default())).unwrap();
