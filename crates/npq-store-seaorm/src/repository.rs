@@ -37,12 +37,13 @@ impl Store {
             .map_err(to_store_error)
     }
 
-    /// Turns application rows of one lead provider into domain values, loading their people,
-    /// cohorts and schedules in one query each.
+    /// Turns application rows of one lead provider into domain values, loading their people and
+    /// schedules in one query each. `cohorts` maps every cohort's internal id to its identifier.
     async fn applications_with_people(
         &self,
         lead_provider_id: LeadProviderId,
         rows: Vec<application::Model>,
+        cohorts: &HashMap<i64, CohortIdentifier>,
     ) -> Result<Vec<(Application, Person)>, StoreError> {
         if rows.is_empty() {
             return Ok(Vec::new());
@@ -69,7 +70,6 @@ impl Store {
                 .map(|row| (row.id, row.identifier))
                 .collect()
         };
-        let cohorts = self.cohort_identifiers().await?;
 
         rows.iter()
             .map(|row| {
@@ -109,14 +109,13 @@ impl ApplicationRepository for Store {
     ) -> Result<Vec<(Application, Person)>, StoreError> {
         let Some(provider) = self.lead_provider_row(lead_provider).await? else { return Ok(Vec::new()) };
         let mut select = application::Entity::find().filter(application::Column::LeadProviderId.eq(provider.id));
+        let cohorts = self.cohort_identifiers().await?;
 
         if let Some(selectors) = &query.filter.cohorts {
-            let cohort_ids: Vec<i64> = self
-                .cohort_identifiers()
-                .await?
-                .into_iter()
-                .filter(|(_, identifier)| selectors.iter().any(|selector| selector.matches(*identifier)))
-                .map(|(id, _)| id)
+            let cohort_ids: Vec<i64> = cohorts
+                .iter()
+                .filter(|(_, identifier)| selectors.iter().any(|selector| selector.matches(**identifier)))
+                .map(|(id, _)| *id)
                 .collect();
             if cohort_ids.is_empty() {
                 return Ok(Vec::new());
@@ -158,7 +157,7 @@ impl ApplicationRepository for Store {
             .all(&self.db)
             .await
             .map_err(to_store_error)?;
-        self.applications_with_people(lead_provider, rows).await
+        self.applications_with_people(lead_provider, rows, &cohorts).await
     }
 
     async fn find_application(
@@ -174,7 +173,8 @@ impl ApplicationRepository for Store {
             .await
             .map_err(to_store_error)?;
         let Some(row) = row else { return Ok(None) };
-        Ok(self.applications_with_people(lead_provider, vec![row]).await?.into_iter().next())
+        let cohorts = self.cohort_identifiers().await?;
+        Ok(self.applications_with_people(lead_provider, vec![row], &cohorts).await?.into_iter().next())
     }
 
     async fn funding_history(&self, people: &[ParticipantId]) -> Result<Vec<FundingHistoryEntry>, StoreError> {
