@@ -17,6 +17,9 @@ use rand::RngCore;
 /// File that keeps a generated server secret when `NPQ_SECRET` is not set.
 const SECRET_FILE: &str = ".npq-secret";
 
+/// Address the server listens on when neither `--bind` nor `NPQ_BIND` is given.
+const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
 #[derive(Debug, Parser)]
 #[command(name = "npq-server", version, about = "The NPQ lead provider API server and its operator commands")]
 struct Cli {
@@ -61,7 +64,7 @@ enum Command {
 #[derive(Debug, Args)]
 struct ServeOptions {
     /// Address and port to listen on.
-    #[arg(long, env = "NPQ_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "NPQ_BIND", default_value = DEFAULT_BIND)]
     bind: SocketAddr,
 }
 
@@ -152,8 +155,10 @@ async fn main() -> Result<()> {
     }
 }
 
+/// Returns the listen address when no subcommand is given: clap parses `serve`'s options only for
+/// an explicit `serve`, so `NPQ_BIND` is read here for the default command.
 fn default_bind() -> Result<SocketAddr> {
-    let text = std::env::var("NPQ_BIND").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    let text = std::env::var("NPQ_BIND").unwrap_or_else(|_| DEFAULT_BIND.to_owned());
     text.parse().with_context(|| format!("NPQ_BIND '{text}' is not an address such as 127.0.0.1:8080"))
 }
 

@@ -329,7 +329,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn earlier_funded_headship_makes_a_new_headship_previously_funded() {
+    fn earlier_headship_counts_as_funding() {
         let person = sample_person();
         let earlier = accepted(sample_application(&person, Course::Headship), Some(true));
         let application = sample_application(&person, Course::Headship);

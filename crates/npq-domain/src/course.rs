@@ -161,7 +161,7 @@ mod tests {
         }
 
         #[test]
-        fn equivalent_courses_share_a_group_or_are_the_rebranded_pair(first in any_course(), second in any_course()) {
+        fn equivalent_courses_share_a_group(first in any_course(), second in any_course()) {
             if first.is_equivalent_to(second) && first != second {
                 prop_assert!(matches!(first.group(), CourseGroup::Ehco | CourseGroup::Support));
                 prop_assert!(matches!(second.group(), CourseGroup::Ehco | CourseGroup::Support));

@@ -368,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn updated_since_accepts_offsets_with_plus_decoded_as_space() {
+    fn updated_since_accepts_decoded_plus_offsets() {
         let expected = Utc.with_ymd_and_hms(2024, 1, 1, 9, 0, 0).unwrap();
         for text in [
             "2024-01-01T10:00:00+01:00",

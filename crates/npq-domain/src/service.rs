@@ -261,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn token_for_an_empty_database_says_to_seed_first() {
+    fn empty_database_token_error_advises_seeding() {
         let service = token_service(std::sync::Arc::new(MemoryStore::default()));
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
         let error = block_on(service.issue_lead_provider_token("Teach First", None, &mut rng)).unwrap_err();
@@ -270,7 +270,7 @@ mod tests {
     }
 
     #[test]
-    fn token_use_is_recorded_at_most_once_a_minute() {
+    fn token_use_recorded_once_a_minute() {
         assert!(token_use_needs_recording(None, at(10, 0)));
         assert!(!token_use_needs_recording(Some(at(10, 0)), at(10, 0)));
         assert!(token_use_needs_recording(Some(at(10, 0)), at(10, 1)));

@@ -577,7 +577,7 @@ mod tests {
     }
 
     #[test]
-    fn sandbox_has_people_who_applied_to_two_providers_for_one_course() {
+    fn sandbox_has_two_provider_applicants() {
         let generated = applicants(&reference_data(3), 3000, 3);
         let mut providers: HashMap<_, Vec<LeadProviderId>> = HashMap::new();
         for application in &generated.applications {
