@@ -38,6 +38,8 @@ text_enum!(
         /// Another application of the same person for the same course and cohort was accepted,
         /// by this or another lead provider.
         OtherApplicationInThisCohortAccepted => "other_application_in_this_cohort_accepted",
+        /// DfE rejected the application, for a reason recorded in its history.
+        RejectedByDfe => "rejected_by_dfe",
     }
 );
 

@@ -34,6 +34,8 @@ text_enum!(
         TeacherRecordService => "teacher_record_service",
         /// The registration front end.
         Registration => "registration",
+        /// The DfE administration API; the token belongs to one named DfE staff member.
+        Admin => "admin",
     }
 );
 

@@ -99,6 +99,17 @@ impl Course {
         self == other || (REBRANDED.contains(&self) && REBRANDED.contains(&other))
     }
 
+    /// Returns the key shared by every course equivalent to this one (see [`Course::is_equivalent_to`]):
+    /// one person holds at most one live place per key and cohort.
+    pub const fn place_key(self) -> &'static str {
+        match self {
+            Self::AdditionalSupportOffer | Self::EarlyHeadshipCoachingOffer => {
+                Self::EarlyHeadshipCoachingOffer.as_str()
+            }
+            other => other.as_str(),
+        }
+    }
+
     /// Returns whether a school setting is funded for this course only when the school is on the
     /// list of schools with the most pupils eligible for pupil premium (the PP50 list).
     pub const fn funded_for_schools_only_on_pp50_list(self) -> bool {

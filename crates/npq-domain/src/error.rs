@@ -11,6 +11,10 @@ pub enum StoreError {
     /// A uniqueness or foreign key constraint rejected the write.
     #[error("conflicting write: {0}")]
     Conflict(String),
+    /// The write would give a person a second live place (an accepted, not withdrawn application)
+    /// on the same course in the same cohort; a database constraint refused it.
+    #[error("the participant already holds a place on this course in this cohort")]
+    PlaceTaken,
     /// A stored value could not be read back as a domain value: the data breaks an invariant.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -16,6 +16,7 @@ pub mod application;
 pub mod auth;
 pub mod cohort;
 pub mod course;
+pub mod decision;
 pub mod error;
 pub mod identifiers;
 pub mod ids;
@@ -27,6 +28,7 @@ pub mod schedule;
 pub mod service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod training;
 
 pub use error::{DomainError, StoreError};
 pub use text_enum::UnknownValue;

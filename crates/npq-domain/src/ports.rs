@@ -11,6 +11,9 @@ use async_trait::async_trait;
 
 use crate::application::{Application, FundingHistoryEntry};
 use crate::auth::{ApiToken, TokenDigest};
+use crate::cohort::CohortIdentifier;
+use crate::decision::{DecisionContext, HistoryEntry, Outcome};
+use crate::error::DomainError;
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::ApplicationQuery;
 use crate::person::Person;
@@ -38,6 +41,44 @@ pub trait ApplicationRepository: Send + Sync {
     /// Returns the accepted applications of these people with every lead provider. Used to decide
     /// whether a person was funded before; the entries carry no other provider's data.
     async fn funding_history(&self, people: &[ParticipantId]) -> Result<Vec<FundingHistoryEntry>, StoreError>;
+}
+
+/// A decision rule, run by [`DecisionStore::decide`] on the context it loads.
+pub type DecisionRule = Box<dyn FnOnce(&DecisionContext) -> Result<Outcome, DomainError> + Send>;
+
+/// Applies decisions on applications, each in one transaction.
+#[async_trait]
+pub trait DecisionStore: Send + Sync {
+    /// Loads the [`DecisionContext`] of application `id`, runs `rule` on it and applies the
+    /// outcome: the changed applications, their history, and the new `updated_at` of every
+    /// application of the touched people. Loading, deciding and writing form one transaction, and
+    /// decisions about the same person are serialised, so a rule never decides on stale data.
+    ///
+    /// With `visible_to` set, only that lead provider's application is found. Returns `Ok(None)`
+    /// when no application is found; the rule's error unchanged when it refuses; and
+    /// [`StoreError::PlaceTaken`] when the outcome would give a person a second live place on a
+    /// course in a cohort, which the database refuses even when two decisions race.
+    async fn decide(
+        &self,
+        id: ApplicationId,
+        visible_to: Option<LeadProviderId>,
+        rule: DecisionRule,
+    ) -> Result<Option<Outcome>, DomainError>;
+
+    /// Returns any application with its person, whatever its lead provider. For DfE staff only.
+    async fn find_any_application(&self, id: ApplicationId) -> Result<Option<(Application, Person)>, StoreError>;
+
+    /// Returns the ids of pending applications created before `created_before`, oldest first,
+    /// optionally only in one cohort, at most `limit` of them.
+    async fn stale_pending_applications(
+        &self,
+        created_before: Timestamp,
+        cohort: Option<CohortIdentifier>,
+        limit: u32,
+    ) -> Result<Vec<ApplicationId>, StoreError>;
+
+    /// Returns the recorded changes of an application, oldest first.
+    async fn application_history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError>;
 }
 
 /// Stores API tokens by digest.
@@ -105,6 +146,35 @@ impl<T: ApplicationRepository + ?Sized> ApplicationRepository for Arc<T> {
 
     async fn funding_history(&self, people: &[ParticipantId]) -> Result<Vec<FundingHistoryEntry>, StoreError> {
         (**self).funding_history(people).await
+    }
+}
+
+#[async_trait]
+impl<T: DecisionStore + ?Sized> DecisionStore for Arc<T> {
+    async fn decide(
+        &self,
+        id: ApplicationId,
+        visible_to: Option<LeadProviderId>,
+        rule: DecisionRule,
+    ) -> Result<Option<Outcome>, DomainError> {
+        (**self).decide(id, visible_to, rule).await
+    }
+
+    async fn find_any_application(&self, id: ApplicationId) -> Result<Option<(Application, Person)>, StoreError> {
+        (**self).find_any_application(id).await
+    }
+
+    async fn stale_pending_applications(
+        &self,
+        created_before: Timestamp,
+        cohort: Option<CohortIdentifier>,
+        limit: u32,
+    ) -> Result<Vec<ApplicationId>, StoreError> {
+        (**self).stale_pending_applications(created_before, cohort, limit).await
+    }
+
+    async fn application_history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
+        (**self).application_history(id).await
     }
 }
 

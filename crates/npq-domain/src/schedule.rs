@@ -1,6 +1,6 @@
 //! Schedules: when a course runs in a cohort and which declarations it allows.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use crate::cohort::CohortIdentifier;
 use crate::course::CourseGroup;
@@ -64,6 +64,70 @@ impl Schedule {
     pub const fn course_group(&self) -> CourseGroup {
         self.identifier.course_group()
     }
+}
+
+/// Returns the schedule an accepted application follows when the lead provider names none: the
+/// usual schedule for the course group, the cohort and the day of acceptance, provided the cohort
+/// has it (`available` lists the cohort's schedules). `None` means no schedule can be chosen.
+///
+/// Leadership and specialist courses start in autumn or spring: cohort 2026a in spring and 2026b
+/// in autumn; cohort 2025 in autumn when accepted from 1 August 2025 to 30 April 2026 and in spring
+/// when accepted from 28 June 2024 to 6 June 2025; cohort 2024 in autumn when accepted from 28 June
+/// 2024 to 6 June 2025; otherwise in spring when accepted from 26 December to 2 April and in
+/// autumn from 3 April to 25 December. The coaching offer starts in the month band of the day of
+/// acceptance (cohorts before 2022 and 2026a have one coaching schedule), and the support offer
+/// in December.
+pub fn default_schedule(
+    cohort: CohortIdentifier,
+    group: CourseGroup,
+    today: NaiveDate,
+    available: &[ScheduleIdentifier],
+) -> Option<ScheduleIdentifier> {
+    use ScheduleIdentifier::*;
+
+    let year = i32::from(cohort.start_year());
+    let (autumn, spring) = match group {
+        CourseGroup::Leadership => (LeadershipAutumn, LeadershipSpring),
+        CourseGroup::Specialist => (SpecialistAutumn, SpecialistSpring),
+        CourseGroup::Ehco => {
+            let single = cohort.start_year() < 2022 || cohort == CohortIdentifier::new(2026, 'a').ok()?;
+            if single {
+                let coaching: Vec<_> =
+                    available.iter().copied().filter(|schedule| schedule.course_group() == CourseGroup::Ehco).collect();
+                return match coaching.as_slice() {
+                    [only] => Some(*only),
+                    _ => coaching.into_iter().find(|schedule| *schedule == EhcoJune),
+                };
+            }
+            let chosen = if (date(year, 9, 1)..=date(year, 11, 30)).contains(&today) {
+                EhcoNovember
+            } else if (date(year, 12, 1)..date(year + 1, 3, 1)).contains(&today) {
+                EhcoDecember
+            } else if (date(year + 1, 3, 1)..=date(year + 1, 5, 31)).contains(&today) {
+                EhcoMarch
+            } else {
+                EhcoJune
+            };
+            return available.contains(&chosen).then_some(chosen);
+        }
+        CourseGroup::Support => return available.contains(&AsoDecember).then_some(AsoDecember),
+    };
+    let in_range = |from: NaiveDate, to: NaiveDate| (from..=to).contains(&today);
+    let today_year = today.year();
+    let cohort_2026 = |suffix| CohortIdentifier::new(2026, suffix).ok() == Some(cohort);
+    let spring_term = in_range(date(today_year, 1, 1), date(today_year, 4, 2))
+        || in_range(date(today_year, 12, 26), date(today_year, 12, 31));
+    // The first rule that applies decides; the calendar decides when none does.
+    let rules = [
+        (cohort_2026('a'), true),
+        (cohort_2026('b'), false),
+        (year == 2025 && in_range(date(2025, 8, 1), date(2026, 4, 30)), false),
+        (year == 2025 && in_range(date(2024, 6, 28), date(2025, 6, 6)), true),
+        (year == 2024 && in_range(date(2024, 6, 28), date(2025, 6, 6)), false),
+    ];
+    let starts_in_spring = rules.iter().find(|(applies, _)| *applies).map_or(spring_term, |(_, spring)| *spring);
+    let chosen = if starts_in_spring { spring } else { autumn };
+    available.contains(&chosen).then_some(chosen)
 }
 
 fn date(year: i32, month: u32, day: u32) -> NaiveDate {
@@ -145,7 +209,98 @@ mod tests {
         }
     }
 
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn default_for(cohort: &str, group: CourseGroup, today: &str) -> Option<ScheduleIdentifier> {
+        let cohort: CohortIdentifier = cohort.parse().unwrap();
+        let available: Vec<_> = standard_schedules(cohort).into_iter().map(|schedule| schedule.identifier).collect();
+        default_schedule(cohort, group, day(today), &available)
+    }
+
+    #[test]
+    fn cohort_2025_starts_in_autumn_when_accepted_in_its_academic_year() {
+        assert_eq!(
+            default_for("2025", CourseGroup::Leadership, "2025-09-08"),
+            Some(ScheduleIdentifier::LeadershipAutumn)
+        );
+        assert_eq!(
+            default_for("2025", CourseGroup::Specialist, "2026-01-31"),
+            Some(ScheduleIdentifier::SpecialistAutumn)
+        );
+        assert_eq!(
+            default_for("2025", CourseGroup::Leadership, "2025-03-01"),
+            Some(ScheduleIdentifier::LeadershipSpring)
+        );
+    }
+
+    #[test]
+    fn cohorts_2026a_and_2026b_start_in_spring_and_autumn() {
+        for today in ["2026-07-01", "2027-02-01"] {
+            assert_eq!(
+                default_for("2026a", CourseGroup::Leadership, today),
+                Some(ScheduleIdentifier::LeadershipSpring)
+            );
+            assert_eq!(
+                default_for("2026b", CourseGroup::Leadership, today),
+                Some(ScheduleIdentifier::LeadershipAutumn)
+            );
+        }
+    }
+
+    #[test]
+    fn other_cohorts_follow_the_calendar() {
+        assert_eq!(
+            default_for("2023", CourseGroup::Leadership, "2023-04-02"),
+            Some(ScheduleIdentifier::LeadershipSpring)
+        );
+        assert_eq!(
+            default_for("2023", CourseGroup::Leadership, "2023-12-31"),
+            Some(ScheduleIdentifier::LeadershipSpring)
+        );
+        assert_eq!(
+            default_for("2023", CourseGroup::Leadership, "2023-12-25"),
+            Some(ScheduleIdentifier::LeadershipAutumn)
+        );
+        assert_eq!(
+            default_for("2024", CourseGroup::Leadership, "2024-07-01"),
+            Some(ScheduleIdentifier::LeadershipAutumn)
+        );
+    }
+
+    #[test]
+    fn coaching_offer_starts_in_the_month_band_of_acceptance() {
+        assert_eq!(default_for("2023", CourseGroup::Ehco, "2023-10-15"), Some(ScheduleIdentifier::EhcoNovember));
+        assert_eq!(default_for("2023", CourseGroup::Ehco, "2024-02-29"), Some(ScheduleIdentifier::EhcoDecember));
+        assert_eq!(default_for("2023", CourseGroup::Ehco, "2024-04-01"), Some(ScheduleIdentifier::EhcoMarch));
+        assert_eq!(default_for("2023", CourseGroup::Ehco, "2024-07-01"), Some(ScheduleIdentifier::EhcoJune));
+        assert_eq!(default_for("2023", CourseGroup::Ehco, "2026-01-01"), Some(ScheduleIdentifier::EhcoJune));
+        assert_eq!(default_for("2021", CourseGroup::Ehco, "2021-10-01"), Some(ScheduleIdentifier::EhcoJune));
+    }
+
+    #[test]
+    fn support_offer_starts_in_december_and_only_where_the_cohort_has_it() {
+        assert_eq!(default_for("2021", CourseGroup::Support, "2021-10-01"), Some(ScheduleIdentifier::AsoDecember));
+        assert_eq!(default_for("2023", CourseGroup::Support, "2023-10-01"), None);
+    }
+
     proptest! {
+        /// The default is always a schedule of the cohort and of the course group asked for.
+        #[test]
+        fn default_schedule_belongs_to_the_cohort_and_group(year in FIRST_START_YEAR..=LAST_START_YEAR, suffix in proptest::char::range('a', 'b'),
+                                                           group in proptest::sample::select(CourseGroup::ALL), days in 0i64..3650) {
+            let cohort = CohortIdentifier::new(year, suffix).unwrap();
+            let available: Vec<_> = standard_schedules(cohort).into_iter().map(|schedule| schedule.identifier).collect();
+            let today = day("2021-01-01") + chrono::Duration::days(days);
+            if let Some(schedule) = default_schedule(cohort, group, today, &available) {
+                prop_assert!(available.contains(&schedule));
+                prop_assert_eq!(schedule.course_group(), group);
+            } else {
+                prop_assert_eq!(group, CourseGroup::Support);
+            }
+        }
+
         #[test]
         fn standard_schedules_are_well_formed(year in FIRST_START_YEAR..=LAST_START_YEAR, suffix in proptest::char::range('a', 'c')) {
             let cohort = CohortIdentifier::new(year, suffix).unwrap();

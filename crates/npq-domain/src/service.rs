@@ -5,14 +5,23 @@ use std::collections::HashMap;
 use chrono::Duration;
 use rand::RngCore;
 
+use crate::StoreError;
 use crate::Timestamp;
-use crate::application::ApplicationView;
+use crate::application::{ApplicationStatus, ApplicationView, TrainingStatus};
 use crate::auth::{ApiToken, PlainToken, TokenKey, TokenScope};
+use crate::cohort::CohortIdentifier;
+use crate::decision::{
+    self, AcceptRequest, Actor, DfeRejection, HistoryEntry, Outcome, another_accepted_application_error,
+};
 use crate::error::DomainError;
+use crate::error::FieldError;
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::ApplicationQuery;
-use crate::ports::{ApplicationRepository, Clock, LeadProviderRepository, TokenRepository};
+use crate::ports::{
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, TokenRepository,
+};
 use crate::provider::LeadProvider;
+use crate::training::{DeferralReason, TrainingChange, WithdrawalReason};
 
 /// Reads applications as they appear to one lead provider.
 #[derive(Debug, Clone)]
@@ -59,6 +68,291 @@ impl<R: ApplicationRepository> ApplicationService<R> {
     }
 }
 
+/// An application as DfE staff see it: the lead provider's view, the provider it belongs to, and
+/// its recorded history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminApplicationView {
+    pub view: ApplicationView,
+    pub lead_provider: LeadProviderId,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// The outcome of expiring one stale application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryResult {
+    pub application_id: ApplicationId,
+    /// `None` when the application was expired; otherwise why it was not.
+    pub refused: Option<Vec<FieldError>>,
+}
+
+/// Most applications one bulk expiry call handles; callers repeat it for more.
+pub const MAX_EXPIRIES_PER_CALL: u32 = 1000;
+
+/// Decides on applications: lead providers accept, reject and change funded places; DfE staff
+/// correct what goes wrong. Each decision is one transaction (see [`DecisionStore::decide`]).
+#[derive(Debug, Clone)]
+pub struct DecisionService<S, C> {
+    store: S,
+    clock: C,
+}
+
+impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
+    pub fn new(store: S, clock: C) -> Self {
+        Self { store, clock }
+    }
+
+    async fn run(
+        &self,
+        id: ApplicationId,
+        visible_to: Option<LeadProviderId>,
+        rule: DecisionRule,
+    ) -> Result<ApplicationView, DomainError> {
+        match self.store.decide(id, visible_to, rule).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(DomainError::NotFound),
+            Err(DomainError::Store(StoreError::PlaceTaken)) => {
+                return Err(DomainError::Invalid(vec![another_accepted_application_error()]));
+            }
+            Err(error) => return Err(error),
+        }
+        self.view(id).await
+    }
+
+    async fn view(&self, id: ApplicationId) -> Result<ApplicationView, DomainError> {
+        let (application, person) = self.store.find_any_application(id).await?.ok_or(DomainError::NotFound)?;
+        let history = self.store.funding_history(&[application.participant_id]).await?;
+        Ok(ApplicationView::new(application, person, &history))
+    }
+
+    /// Accepts one of the lead provider's applications (see [`decision::accept`]).
+    pub async fn accept(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ApplicationId,
+        request: AcceptRequest,
+    ) -> Result<ApplicationView, DomainError> {
+        let now = self.clock.now();
+        let actor = Actor::LeadProvider(lead_provider);
+        self.run(id, Some(lead_provider), Box::new(move |context| decision::accept(context, &actor, &request, now)))
+            .await
+    }
+
+    /// Rejects one of the lead provider's applications (see [`decision::reject_by_provider`]).
+    pub async fn reject(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ApplicationId,
+    ) -> Result<ApplicationView, DomainError> {
+        let now = self.clock.now();
+        let actor = Actor::LeadProvider(lead_provider);
+        self.run(id, Some(lead_provider), Box::new(move |context| decision::reject_by_provider(context, &actor, now)))
+            .await
+    }
+
+    /// Changes the funded place of one of the lead provider's applications (see
+    /// [`decision::change_funded_place`]). `None` stands for a value that is not a JSON boolean.
+    pub async fn change_funded_place(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ApplicationId,
+        funded_place: Option<bool>,
+    ) -> Result<ApplicationView, DomainError> {
+        let now = self.clock.now();
+        let actor = Actor::LeadProvider(lead_provider);
+        self.run(
+            id,
+            Some(lead_provider),
+            Box::new(move |context| decision::change_funded_place(context, &actor, funded_place, now)),
+        )
+        .await
+    }
+
+    /// Returns any application with its lead provider and history, for DfE staff.
+    pub async fn admin_show(&self, id: ApplicationId) -> Result<AdminApplicationView, DomainError> {
+        let view = self.view(id).await?;
+        let history = self.store.application_history(id).await?;
+        Ok(AdminApplicationView { lead_provider: view.application.lead_provider_id, view, history })
+    }
+
+    async fn admin_run(&self, id: ApplicationId, rule: DecisionRule) -> Result<AdminApplicationView, DomainError> {
+        self.run(id, None, rule).await?;
+        self.admin_show(id).await
+    }
+
+    /// Returns an application to pending (see [`decision::revert_to_pending`]).
+    pub async fn revert_to_pending(
+        &self,
+        user: &str,
+        id: ApplicationId,
+        note: String,
+    ) -> Result<AdminApplicationView, DomainError> {
+        let now = self.clock.now();
+        let actor = Actor::Dfe { user: user.to_owned() };
+        self.admin_run(id, Box::new(move |context| decision::revert_to_pending(context, &actor, &note, now))).await
+    }
+
+    /// Moves an application to another cohort (see [`decision::change_cohort`]).
+    pub async fn change_cohort(
+        &self,
+        user: &str,
+        id: ApplicationId,
+        cohort: &str,
+        note: String,
+    ) -> Result<AdminApplicationView, DomainError> {
+        let target: CohortIdentifier = cohort.trim().parse().map_err(|error: crate::cohort::InvalidCohort| {
+            DomainError::Invalid(vec![FieldError { attribute: "cohort".to_owned(), message: error.to_string() }])
+        })?;
+        let now = self.clock.now();
+        let actor = Actor::Dfe { user: user.to_owned() };
+        self.admin_run(id, Box::new(move |context| decision::change_cohort(context, &actor, target, &note, now))).await
+    }
+
+    /// Overrides an application's funding eligibility (see [`decision::change_funding_eligibility`]).
+    pub async fn change_funding_eligibility(
+        &self,
+        user: &str,
+        id: ApplicationId,
+        eligible: bool,
+        reason: String,
+    ) -> Result<AdminApplicationView, DomainError> {
+        let now = self.clock.now();
+        let actor = Actor::Dfe { user: user.to_owned() };
+        self.admin_run(
+            id,
+            Box::new(move |context| decision::change_funding_eligibility(context, &actor, eligible, &reason, now)),
+        )
+        .await
+    }
+
+    /// Moves an application to another lead provider (see [`decision::change_lead_provider`]).
+    pub async fn change_lead_provider(
+        &self,
+        user: &str,
+        id: ApplicationId,
+        lead_provider: LeadProviderId,
+        note: String,
+    ) -> Result<AdminApplicationView, DomainError> {
+        let now = self.clock.now();
+        let actor = Actor::Dfe { user: user.to_owned() };
+        self.admin_run(
+            id,
+            Box::new(move |context| decision::change_lead_provider(context, &actor, lead_provider, &note, now)),
+        )
+        .await
+    }
+
+    /// Sets an accepted application's training status to `status` (`active`, `deferred` or
+    /// `withdrawn`) with a reason from the matching list; `active` takes no reason. The current
+    /// status again changes nothing.
+    pub async fn change_training_status(
+        &self,
+        user: &str,
+        id: ApplicationId,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<AdminApplicationView, DomainError> {
+        let change = parse_training_change(status, reason)?;
+        let now = self.clock.now();
+        let actor = Actor::Dfe { user: user.to_owned() };
+        self.admin_run(
+            id,
+            Box::new(move |context| {
+                let unchanged = context.application.status == ApplicationStatus::Accepted
+                    && context.application.training_status.unwrap_or(TrainingStatus::Active) == change.target();
+                if unchanged {
+                    return Ok(Outcome {
+                        changed: Vec::new(),
+                        history: Vec::new(),
+                        touched_people: Vec::new(),
+                        at: now,
+                    });
+                }
+                decision::change_training(context, &actor, change, now)
+            }),
+        )
+        .await
+    }
+
+    /// Rejects an application on DfE's behalf (see [`decision::reject_by_dfe`]).
+    pub async fn reject_by_dfe(
+        &self,
+        user: &str,
+        id: ApplicationId,
+        rejection: DfeRejection,
+        note: String,
+    ) -> Result<AdminApplicationView, DomainError> {
+        let now = self.clock.now();
+        let actor = Actor::Dfe { user: user.to_owned() };
+        self.admin_run(id, Box::new(move |context| decision::reject_by_dfe(context, &actor, now, rejection, &note)))
+            .await
+    }
+
+    /// Expires pending applications created before `created_before` (optionally in one cohort),
+    /// oldest first, at most [`MAX_EXPIRIES_PER_CALL`] per call. Each is rejected with reason
+    /// `registration_expired` in its own transaction; one that cannot be is reported, not fatal.
+    pub async fn expire_stale(
+        &self,
+        user: &str,
+        created_before: Timestamp,
+        cohort: Option<CohortIdentifier>,
+        limit: u32,
+    ) -> Result<Vec<ExpiryResult>, DomainError> {
+        let limit = limit.clamp(1, MAX_EXPIRIES_PER_CALL);
+        let ids = self.store.stale_pending_applications(created_before, cohort, limit).await?;
+        let mut results = Vec::with_capacity(ids.len());
+        for id in ids {
+            let now = self.clock.now();
+            let actor = Actor::Dfe { user: user.to_owned() };
+            let rule: DecisionRule = Box::new(move |context| {
+                if context.application.status != ApplicationStatus::Pending {
+                    return Err(DomainError::Invalid(vec![FieldError {
+                        attribute: "application".to_owned(),
+                        message: "The application was decided before it could expire.".to_owned(),
+                    }]));
+                }
+                decision::reject_by_dfe(context, &actor, now, DfeRejection::Expired, "stale registration")
+            });
+            let refused = match self.store.decide(id, None, rule).await {
+                Ok(Some(_)) => None,
+                Ok(None) => Some(vec![FieldError {
+                    attribute: "application".to_owned(),
+                    message: "The application no longer exists.".to_owned(),
+                }]),
+                Err(DomainError::Invalid(errors)) => Some(errors),
+                Err(error) => return Err(error),
+            };
+            results.push(ExpiryResult { application_id: id, refused });
+        }
+        Ok(results)
+    }
+}
+
+/// Reads a training status and reason as sent by DfE staff.
+fn parse_training_change(status: &str, reason: Option<&str>) -> Result<TrainingChange, DomainError> {
+    let invalid = |attribute: &str, message: String| {
+        DomainError::Invalid(vec![FieldError { attribute: attribute.to_owned(), message }])
+    };
+    let reason = reason.map(str::trim).filter(|reason| !reason.is_empty());
+    match status.trim().parse::<TrainingStatus>() {
+        Ok(TrainingStatus::Active) => Ok(TrainingChange::Resume),
+        Ok(TrainingStatus::Deferred) => {
+            reason.and_then(|reason| reason.parse::<DeferralReason>().ok()).map(TrainingChange::Defer).ok_or_else(
+                || invalid("reason", format!("Give a deferral reason: one of {}.", DeferralReason::NAMES.join(", "))),
+            )
+        }
+        Ok(TrainingStatus::Withdrawn) => reason
+            .and_then(|reason| reason.parse::<WithdrawalReason>().ok())
+            .map(TrainingChange::Withdraw)
+            .ok_or_else(|| {
+                invalid("reason", format!("Give a withdrawal reason: one of {}.", WithdrawalReason::NAMES.join(", ")))
+            }),
+        Err(_) => Err(invalid(
+            "training_status",
+            format!("The training status must be one of {}.", TrainingStatus::NAMES.join(", ")),
+        )),
+    }
+}
+
 /// How long a token's `last_used_at` may lag behind its real last use. Recording every request
 /// would turn each read into a write; to the minute is precise enough to audit token use.
 pub const TOKEN_USE_RESOLUTION: Duration = Duration::minutes(1);
@@ -88,6 +382,8 @@ pub enum IssueTokenError {
         "no lead provider is named '{name}' because the database has no lead providers yet: start the server once, or run `npq-server seed`, on the same database"
     )]
     NoLeadProviders { name: String },
+    #[error("an admin token needs the name of the DfE staff member it is for")]
+    MissingUser,
     #[error(transparent)]
     Store(#[from] crate::StoreError),
 }
@@ -115,6 +411,48 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
             tracing::warn!(token_id = %token.id, %error, "could not record the token's use");
         }
         Ok(lead_provider)
+    }
+
+    /// Returns the DfE staff member an admin token belongs to, as named when it was issued. Any
+    /// other token is [`DomainError::Unauthenticated`].
+    pub async fn authenticate_admin(&self, presented: &PlainToken) -> Result<String, DomainError> {
+        let digest = self.key.digest(presented.expose());
+        let token = self.repository.find_token_by_digest(&digest).await?.ok_or(DomainError::Unauthenticated)?;
+        if !token.digest.matches(&digest) || token.scope != TokenScope::Admin {
+            return Err(DomainError::Unauthenticated);
+        }
+        let now = self.clock.now();
+        if token_use_needs_recording(token.last_used_at, now)
+            && let Err(error) = self.repository.record_token_use(token.id, now).await
+        {
+            tracing::warn!(token_id = %token.id, %error, "could not record the token's use");
+        }
+        Ok(token.description.unwrap_or_else(|| format!("DfE user of token {}", token.id)))
+    }
+
+    /// Creates an admin token for the named DfE staff member, whose name is recorded with every
+    /// change they make, and returns it with its plain text, which is never available again.
+    pub async fn issue_admin_token(
+        &self,
+        user: &str,
+        rng: &mut impl RngCore,
+    ) -> Result<(ApiToken, PlainToken), IssueTokenError> {
+        let user = user.trim();
+        if user.is_empty() {
+            return Err(IssueTokenError::MissingUser);
+        }
+        let plain = PlainToken::generate(rng);
+        let token = ApiToken {
+            id: ApiTokenId::new_random(),
+            scope: TokenScope::Admin,
+            lead_provider: None,
+            digest: self.key.digest(plain.expose()),
+            description: Some(user.to_owned()),
+            created_at: self.clock.now(),
+            last_used_at: None,
+        };
+        self.repository.insert_token(&token).await?;
+        Ok((token, plain))
     }
 
     /// Creates a token for the lead provider with exactly this name, stores its digest and returns

@@ -1,6 +1,7 @@
 //! Test doubles for the ports and sample records, shared by this crate's tests and by other
 //! crates' tests through the `testing` feature.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -10,12 +11,19 @@ use crate::application::{
     Application, ApplicationStatus, FundingEligibilityStatusCode, FundingHistoryEntry, TeacherCatchment, WorkSetting,
 };
 use crate::auth::{ApiToken, TokenDigest};
+use crate::cohort::{Cohort, CohortIdentifier, FundingRegime};
 use crate::course::Course;
+use crate::decision::{DecisionContext, HistoryEntry, Outcome, RelatedApplication, holds_live_place};
+use crate::error::DomainError;
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::{ApplicationQuery, Direction, SortField};
 use crate::person::Person;
-use crate::ports::{ApplicationRepository, Clock, LeadProviderRepository, TokenRepository};
+use crate::ports::{
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, TokenRepository,
+};
 use crate::provider::LeadProvider;
+use crate::schedule::{Schedule, standard_schedules};
+use crate::training::DeclarationSummary;
 use crate::{StoreError, Timestamp};
 
 /// An in-memory store behind every port. The application list applies a query as a database
@@ -29,9 +37,75 @@ pub struct MemoryStore {
     pub failure: Mutex<Option<StoreError>>,
     /// When set, recording a token's use fails as a locked database would.
     pub fail_token_use: bool,
+    pub cohorts: Vec<Cohort>,
+    pub schedules: Vec<Schedule>,
+    /// Declaration counts by application; an application not listed has no declarations.
+    pub declarations: Mutex<HashMap<ApplicationId, DeclarationSummary>>,
+    /// Every recorded change, oldest first.
+    pub history: Mutex<Vec<HistoryEntry>>,
+}
+
+/// Builds the usual cohorts: 2021 to 2023 fully funded, 2024 and 2025 capped, 2026a unfunded and
+/// 2026b capped.
+pub fn sample_cohorts() -> Vec<Cohort> {
+    let cohort = |identifier: &str, funding: FundingRegime| {
+        let identifier: CohortIdentifier =
+            identifier.parse().unwrap_or_else(|_| unreachable!("sample cohort identifiers are valid"));
+        Cohort {
+            identifier,
+            description: format!("Cohort {identifier}"),
+            registration_start_date: chrono::Utc
+                .with_ymd_and_hms(i32::from(identifier.start_year()), 4, 3, 9, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            funding,
+        }
+    };
+    vec![
+        cohort("2021a", FundingRegime::Full),
+        cohort("2022a", FundingRegime::Full),
+        cohort("2023a", FundingRegime::Full),
+        cohort("2024a", FundingRegime::Capped),
+        cohort("2025a", FundingRegime::Capped),
+        cohort("2026a", FundingRegime::Zero),
+        cohort("2026b", FundingRegime::Capped),
+    ]
+}
+
+/// The key of a live place: who holds it (a person, or a verified TRN), the cohort and the course.
+fn live_place_keys(application: &Application, person: &Person) -> Vec<String> {
+    if !holds_live_place(application) {
+        return Vec::new();
+    }
+    let place = format!("{}:{}", application.cohort, application.course.place_key());
+    let mut keys = vec![format!("person:{}:{place}", application.participant_id)];
+    if let Some(trn) = person.verified_trn() {
+        keys.push(format!("trn:{}:{place}", trn.as_ref()));
+    }
+    keys
 }
 
 impl MemoryStore {
+    /// Returns an empty store with the sample cohorts, their standard schedules and these lead
+    /// providers.
+    pub fn with_reference_data(providers: Vec<LeadProvider>) -> Self {
+        let cohorts = sample_cohorts();
+        let schedules = cohorts.iter().flat_map(|cohort| standard_schedules(cohort.identifier)).collect();
+        Self { cohorts, schedules, providers, ..Self::default() }
+    }
+
+    /// Sets the declaration counts of an application.
+    pub fn set_declarations(&self, application: ApplicationId, summary: DeclarationSummary) {
+        if let Ok(mut declarations) = self.declarations.lock() {
+            declarations.insert(application, summary);
+        }
+    }
+
+    /// Returns the stored state of an application.
+    pub fn application(&self, id: ApplicationId) -> Option<Application> {
+        self.applications().into_iter().map(|(application, _)| application).find(|application| application.id == id)
+    }
+
     fn fail_if_configured(&self) -> Result<(), StoreError> {
         match self.failure.lock().map(|failure| failure.clone()) {
             Ok(Some(error)) => Err(error),
@@ -108,6 +182,109 @@ impl ApplicationRepository for MemoryStore {
             })
             .map(|(application, _)| FundingHistoryEntry::from(application))
             .collect())
+    }
+}
+
+#[async_trait]
+impl DecisionStore for MemoryStore {
+    async fn decide(
+        &self,
+        id: ApplicationId,
+        visible_to: Option<LeadProviderId>,
+        rule: DecisionRule,
+    ) -> Result<Option<Outcome>, DomainError> {
+        self.fail_if_configured()?;
+        let poisoned = || DomainError::Store(StoreError::Other("application list lock poisoned".to_owned()));
+        let mut rows = self.applications.lock().map_err(|_| poisoned())?;
+        let Some((application, person)) = rows
+            .iter()
+            .find(|(application, _)| {
+                application.id == id && visible_to.is_none_or(|provider| application.lead_provider_id == provider)
+            })
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        let trn = person.verified_trn().cloned();
+        let related = rows
+            .iter()
+            .filter(|(other, _)| other.id != application.id)
+            .filter_map(|(other, other_person)| {
+                let same_person = other.participant_id == application.participant_id;
+                let same_trn = trn.is_some() && other_person.verified_trn() == trn.as_ref();
+                (same_person || same_trn).then(|| RelatedApplication { application: other.clone(), same_person })
+            })
+            .collect();
+        let declarations =
+            self.declarations.lock().map_err(|_| poisoned())?.get(&application.id).copied().unwrap_or_default();
+        let context = DecisionContext {
+            application,
+            person,
+            related,
+            declarations,
+            cohorts: self.cohorts.clone(),
+            schedules: self.schedules.clone(),
+            lead_providers: self.providers.clone(),
+        };
+        let outcome = rule(&context)?;
+
+        let mut updated = rows.clone();
+        for changed in &outcome.changed {
+            for (application, _) in updated.iter_mut().filter(|(application, _)| application.id == changed.id) {
+                *application = changed.clone();
+            }
+        }
+        for (application, _) in updated.iter_mut() {
+            if outcome.touched_people.contains(&application.participant_id) && application.updated_at < outcome.at {
+                application.updated_at = outcome.at;
+            }
+        }
+        let mut places = std::collections::HashSet::new();
+        for (application, person) in &updated {
+            for key in live_place_keys(application, person) {
+                if !places.insert(key) {
+                    return Err(DomainError::Store(StoreError::PlaceTaken));
+                }
+            }
+        }
+        *rows = updated;
+        self.history.lock().map_err(|_| poisoned())?.extend(outcome.history.iter().cloned());
+        Ok(Some(outcome))
+    }
+
+    async fn find_any_application(&self, id: ApplicationId) -> Result<Option<(Application, Person)>, StoreError> {
+        self.fail_if_configured()?;
+        Ok(self.applications().into_iter().find(|(application, _)| application.id == id))
+    }
+
+    async fn stale_pending_applications(
+        &self,
+        created_before: Timestamp,
+        cohort: Option<CohortIdentifier>,
+        limit: u32,
+    ) -> Result<Vec<ApplicationId>, StoreError> {
+        self.fail_if_configured()?;
+        let mut stale: Vec<Application> = self
+            .applications()
+            .into_iter()
+            .map(|(application, _)| application)
+            .filter(|application| {
+                application.status == ApplicationStatus::Pending
+                    && application.created_at < created_before
+                    && cohort.is_none_or(|cohort| application.cohort == cohort)
+            })
+            .collect();
+        stale.sort_by_key(|application| application.created_at);
+        Ok(stale
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|application| application.id)
+            .collect())
+    }
+
+    async fn application_history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let history = self.history.lock().map_err(|_| StoreError::Other("history lock poisoned".to_owned()))?;
+        Ok(history.iter().filter(|entry| entry.application_id == id).cloned().collect())
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Timelike, Utc};
 use npq_domain::StoreError;
 use npq_domain::application::Application;
 use npq_domain::cohort::{Cohort, CohortIdentifier};
+use npq_domain::decision::holds_live_place;
 use npq_domain::ids::{ApplicationId, LeadProviderId, ParticipantId};
 use npq_domain::person::Person;
 use npq_domain::schedule::{DeclarationType, Schedule, ScheduleIdentifier};
@@ -140,11 +141,28 @@ pub(crate) struct ApplicationKeys {
     pub lead_provider_id: i64,
     pub cohort_id: i64,
     pub schedule_id: Option<i64>,
+    /// The person's TRN when it is verified.
+    pub verified_trn: Option<String>,
+}
+
+/// Returns the live-place keys of an application (see the `applications` entity): `None` for both
+/// unless it holds a live place.
+pub(crate) fn live_place_keys(
+    application: &Application,
+    verified_trn: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    if !holds_live_place(application) {
+        return (None, None);
+    }
+    let place = format!("{}:{}", application.cohort, application.course.place_key());
+    let trn_place = verified_trn.map(|trn| format!("{trn}:{place}"));
+    (Some(place), trn_place)
 }
 
 pub(crate) fn application_to_row(application: &Application, keys: ApplicationKeys) -> application::ActiveModel {
     use sea_orm::ActiveValue::{NotSet, Set};
     let text = |value: Option<&str>| value.map(str::to_owned);
+    let (live_place, live_trn_place) = live_place_keys(application, keys.verified_trn.as_deref());
     application::ActiveModel {
         id: NotSet,
         public_id: Set(application.id.as_uuid()),
@@ -188,6 +206,8 @@ pub(crate) fn application_to_row(application: &Application, keys: ApplicationKey
         senco_start_date: Set(application.senco_start_date),
         created_at: Set(stored_instant(application.created_at)),
         updated_at: Set(stored_instant(application.updated_at)),
+        live_place: Set(live_place),
+        live_trn_place: Set(live_trn_place),
     }
 }
 

@@ -7,6 +7,11 @@ use sea_orm::{DbErr, SqlErr};
 /// databases apart from other failures.
 pub fn to_store_error(error: DbErr) -> StoreError {
     match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(message))
+            if message.contains("live_place") || message.contains("live_trn_place") =>
+        {
+            return StoreError::PlaceTaken;
+        }
         Some(SqlErr::UniqueConstraintViolation(message)) | Some(SqlErr::ForeignKeyConstraintViolation(message)) => {
             return StoreError::Conflict(message);
         }

@@ -7,6 +7,7 @@
 //! database of its own on either backend.
 
 mod convert;
+mod decisions;
 pub mod entity;
 mod error;
 pub mod migration;

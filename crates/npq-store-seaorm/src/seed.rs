@@ -264,6 +264,7 @@ fn instant_between(rng: &mut ChaCha8Rng, from: DateTime<Utc>, to: DateTime<Utc>)
 /// outside England, including people who applied to two providers for one course and cohort.
 pub fn applicants(reference: &ReferenceData, applications: usize, seed: u64) -> Applicants {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0a99);
+    let trn_offset = rng.random_range(0..9_000_000);
     let mut generated =
         Applicants { people: Vec::with_capacity(applications), applications: Vec::with_capacity(applications + 1) };
     while generated.applications.len() < applications {
@@ -271,7 +272,7 @@ pub fn applicants(reference: &ReferenceData, applications: usize, seed: u64) -> 
         let window_start = cohort.registration_start_date;
         let window_end = (window_start + Duration::days(200)).min(data_horizon());
         let person_created = instant_between(&mut rng, window_start, window_end);
-        let person = invented_person(&mut rng, generated.people.len(), person_created);
+        let person = invented_person(&mut rng, generated.people.len(), trn_offset, person_created);
 
         let course = pick_course(&mut rng, &cohort);
         let provider = reference
@@ -320,15 +321,18 @@ fn settle_siblings(rng: &mut ChaCha8Rng, funding: FundingRegime, first: &mut App
     second.funded_place = (funding == FundingRegime::Zero).then_some(false);
 }
 
-fn invented_person(rng: &mut ChaCha8Rng, index: usize, created_at: DateTime<Utc>) -> Person {
+fn invented_person(rng: &mut ChaCha8Rng, index: usize, trn_offset: u64, created_at: DateTime<Utc>) -> Person {
     let first = FIRST_NAMES.choose(rng).copied().unwrap_or("Alex");
     let last = SURNAMES.choose(rng).copied().unwrap_or("Smith");
     let has_trn = rng.random_bool(0.95);
+    // A random number would give two sandbox people the same TRN now and then. Stepping by a
+    // prime that does not divide the range gives every index its own seven-digit TRN.
+    let trn_number = 1_000_000 + (index as u64 * 7_919 + trn_offset) % 9_000_000;
     let birth =
         NaiveDate::from_ymd_opt(rng.random_range(1965..=1998), rng.random_range(1..=12), rng.random_range(1..=28));
     Person {
         participant_id: ParticipantId::from_uuid(random_uuid(rng)),
-        trn: if has_trn { format!("{}", rng.random_range(1_000_000..=9_999_999)).parse().ok() } else { None },
+        trn: if has_trn { trn_number.to_string().parse().ok() } else { None },
         trn_verified: has_trn && rng.random_bool(0.9),
         full_name: format!("{first} {last}"),
         // One address in fifty was blanked because a later account reused it.

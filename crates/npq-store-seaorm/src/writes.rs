@@ -23,13 +23,13 @@ use crate::seed::ReferenceData;
 const INSERT_CHUNK: usize = 800;
 
 /// Lookups from public values to internal ids, loaded once per transaction.
-struct Keys {
-    cohorts: HashMap<String, i64>,
-    lead_providers: HashMap<uuid::Uuid, i64>,
-    schedules: HashMap<(i64, String), i64>,
+pub(crate) struct Keys {
+    pub cohorts: HashMap<String, i64>,
+    pub lead_providers: HashMap<uuid::Uuid, i64>,
+    pub schedules: HashMap<(i64, String), i64>,
 }
 
-async fn load_keys(txn: &DatabaseTransaction) -> Result<Keys, StoreError> {
+pub(crate) async fn load_keys(txn: &DatabaseTransaction) -> Result<Keys, StoreError> {
     let cohorts = cohort::Entity::find().all(txn).await.map_err(to_store_error)?;
     let lead_providers = lead_provider::Entity::find().all(txn).await.map_err(to_store_error)?;
     let schedules = schedule::Entity::find().all(txn).await.map_err(to_store_error)?;
@@ -40,30 +40,40 @@ async fn load_keys(txn: &DatabaseTransaction) -> Result<Keys, StoreError> {
     })
 }
 
-async fn person_ids(
+/// A person's internal id and verified TRN.
+pub(crate) struct PersonKey {
+    pub id: i64,
+    pub verified_trn: Option<String>,
+}
+
+pub(crate) async fn person_keys(
     txn: &DatabaseTransaction,
     public_ids: Vec<uuid::Uuid>,
-) -> Result<HashMap<uuid::Uuid, i64>, StoreError> {
-    let mut ids = HashMap::with_capacity(public_ids.len());
+) -> Result<HashMap<uuid::Uuid, PersonKey>, StoreError> {
+    let mut keys = HashMap::with_capacity(public_ids.len());
     for chunk in public_ids.chunks(INSERT_CHUNK) {
-        let rows: Vec<(i64, uuid::Uuid)> = person::Entity::find()
+        let rows: Vec<(i64, uuid::Uuid, Option<String>, bool)> = person::Entity::find()
             .select_only()
             .column(person::Column::Id)
             .column(person::Column::PublicId)
+            .column(person::Column::Trn)
+            .column(person::Column::TrnVerified)
             .filter(person::Column::PublicId.is_in(chunk.to_vec()))
             .into_tuple()
             .all(txn)
             .await
             .map_err(to_store_error)?;
-        ids.extend(rows.into_iter().map(|(id, public_id)| (public_id, id)));
+        keys.extend(rows.into_iter().map(|(id, public_id, trn, verified)| {
+            (public_id, PersonKey { id, verified_trn: trn.filter(|_| verified) })
+        }));
     }
-    Ok(ids)
+    Ok(keys)
 }
 
-fn application_keys(
+pub(crate) fn application_keys(
     application: &Application,
     keys: &Keys,
-    people: &HashMap<uuid::Uuid, i64>,
+    people: &HashMap<uuid::Uuid, PersonKey>,
 ) -> Result<ApplicationKeys, StoreError> {
     let missing = |what: String| StoreError::Conflict(format!("application {}: {what} does not exist", application.id));
     let cohort_id = *keys
@@ -79,10 +89,12 @@ fn application_keys(
                 .ok_or_else(|| missing(format!("schedule {identifier} in cohort {}", application.cohort)))?,
         ),
     };
+    let person = people
+        .get(&application.participant_id.as_uuid())
+        .ok_or_else(|| missing(format!("person {}", application.participant_id)))?;
     Ok(ApplicationKeys {
-        person_id: *people
-            .get(&application.participant_id.as_uuid())
-            .ok_or_else(|| missing(format!("person {}", application.participant_id)))?,
+        person_id: person.id,
+        verified_trn: person.verified_trn.clone(),
         lead_provider_id: *keys
             .lead_providers
             .get(&application.lead_provider_id.as_uuid())
@@ -210,7 +222,7 @@ impl Store {
             applications.iter().map(|application| application.participant_id.as_uuid()).collect();
         public_ids.sort_unstable();
         public_ids.dedup();
-        let people = person_ids(&txn, public_ids).await?;
+        let people = person_keys(&txn, public_ids).await?;
         for chunk in applications.chunks(INSERT_CHUNK) {
             let rows = chunk
                 .iter()
@@ -225,7 +237,7 @@ impl Store {
     pub async fn update_application(&self, application: &Application) -> Result<(), StoreError> {
         let txn = self.db.begin().await.map_err(to_store_error)?;
         let keys = load_keys(&txn).await?;
-        let people = person_ids(&txn, vec![application.participant_id.as_uuid()]).await?;
+        let people = person_keys(&txn, vec![application.participant_id.as_uuid()]).await?;
         let mut row = application_to_row(application, application_keys(application, &keys, &people)?);
         row.public_id = NotSet;
         let result = application::Entity::update_many()
@@ -257,12 +269,28 @@ impl Store {
         if result.rows_affected != 1 {
             return Err(StoreError::Conflict(format!("person {} does not exist", person.participant_id)));
         }
-        let people = person_ids(&txn, vec![person.participant_id.as_uuid()]).await?;
+        let people = person_keys(&txn, vec![person.participant_id.as_uuid()]).await?;
+        let person_ids: Vec<i64> = people.values().map(|key| key.id).collect();
         let touched_at = stored_instant(person.updated_at);
         application::Entity::update_many()
             .col_expr(application::Column::UpdatedAt, Expr::value(touched_at))
-            .filter(application::Column::PersonId.is_in(people.into_values().collect::<Vec<_>>()))
+            .filter(application::Column::PersonId.is_in(person_ids.clone()))
             .filter(application::Column::UpdatedAt.lt(touched_at))
+            .exec(&txn)
+            .await
+            .map_err(to_store_error)?;
+        // A live place is held under the verified TRN too, so a change of TRN moves that key.
+        let trn_place = match person.verified_trn() {
+            Some(trn) => Expr::cust_with_exprs(
+                "$1 || $2",
+                [Expr::val(format!("{}:", trn.as_str())), Expr::col(application::Column::LivePlace)],
+            ),
+            None => Expr::val(Option::<String>::None),
+        };
+        application::Entity::update_many()
+            .col_expr(application::Column::LiveTrnPlace, trn_place)
+            .filter(application::Column::PersonId.is_in(person_ids))
+            .filter(application::Column::LivePlace.is_not_null())
             .exec(&txn)
             .await
             .map_err(to_store_error)?;

@@ -41,6 +41,12 @@ pub struct Model {
     pub senco_start_date: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Cohort and course key while the application holds a live place (accepted, not withdrawn);
+    /// unique per person.
+    pub live_place: Option<String>,
+    /// The person's verified TRN and `live_place`; unique, so one teacher's two accounts cannot
+    /// both hold the place.
+    pub live_trn_place: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

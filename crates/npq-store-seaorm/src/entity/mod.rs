@@ -6,6 +6,7 @@
 
 pub mod api_token;
 pub mod application;
+pub mod application_history;
 pub mod cohort;
 pub mod delivery_partner;
 pub mod delivery_partnership;

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_initial_schema;
+mod m20261204_000002_application_decisions;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261204_000001_initial_schema::Migration)]
+        vec![
+            Box::new(m20261204_000001_initial_schema::Migration),
+            Box::new(m20261204_000002_application_decisions::Migration),
+        ]
     }
 }

@@ -1,0 +1,746 @@
+//! Decisions on applications: what lead providers and DfE staff may do to an application, and
+//! what each action changes.
+//!
+//! Every rule here is a pure function from a [`DecisionContext`], which a store loads inside a
+//! transaction, to an [`Outcome`]: the new state of every application the action changes and the
+//! history entries that record why. The store applies the outcome in the same transaction, so a
+//! decision is written whole or not at all, and its database constraints settle races between two
+//! decisions that each looked valid on their own.
+
+use crate::StoreError;
+use crate::Timestamp;
+use crate::application::{
+    Application, ApplicationStatus, ApplicationView, FundingEligibilityStatusCode, FundingHistoryEntry,
+    ReasonForRejection, TrainingStatus,
+};
+use crate::cohort::{Cohort, CohortIdentifier, FundingRegime};
+use crate::error::{DomainError, FieldError};
+use crate::ids::{LeadProviderId, ParticipantId};
+use crate::person::Person;
+use crate::provider::LeadProvider;
+use crate::schedule::{Schedule, ScheduleIdentifier, default_schedule};
+use crate::training::{DeclarationSummary, TrainingChange, change_training_status};
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A lead provider, through the API.
+    LeadProvider(LeadProviderId),
+    /// A DfE staff member, named as on their admin token.
+    Dfe { user: String },
+}
+
+text_enum!(
+    /// A recorded field of an application.
+    HistoryField, "history field" {
+        Status => "status",
+        TrainingStatus => "training_status",
+        ReasonForRejection => "reason_for_rejection",
+        FundedPlace => "funded_place",
+        Schedule => "schedule",
+        Cohort => "cohort",
+        LeadProvider => "lead_provider",
+        EligibleForFunding => "eligible_for_funding",
+    }
+);
+
+/// One recorded change of one field: who changed it, when, from what, to what and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub application_id: crate::ids::ApplicationId,
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub field: HistoryField,
+    /// The value before, as the API spells it; `None` for an empty value.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Why the change was made: a rejection, deferral or withdrawal reason, or a DfE note.
+    pub reason: Option<String>,
+}
+
+/// Another application that a decision must take into account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelatedApplication {
+    pub application: Application,
+    /// Whether it belongs to the same person; otherwise to another person with the same verified
+    /// teacher reference number (TRN), such as a duplicate account.
+    pub same_person: bool,
+}
+
+/// Everything a decision on one application reads, loaded in the transaction that applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionContext {
+    pub application: Application,
+    pub person: Person,
+    /// Every other application of the person, and every application of other people who hold
+    /// the person's verified TRN, with any lead provider.
+    pub related: Vec<RelatedApplication>,
+    /// The application's declarations.
+    pub declarations: DeclarationSummary,
+    /// Every cohort.
+    pub cohorts: Vec<Cohort>,
+    /// Every schedule of every cohort.
+    pub schedules: Vec<Schedule>,
+    /// Every lead provider.
+    pub lead_providers: Vec<LeadProvider>,
+}
+
+impl DecisionContext {
+    fn cohort(&self, identifier: CohortIdentifier) -> Result<&Cohort, DomainError> {
+        self.cohorts.iter().find(|cohort| cohort.identifier == identifier).ok_or_else(|| {
+            DomainError::Store(StoreError::Corrupt(format!(
+                "application {} is in cohort {identifier}, which does not exist",
+                self.application.id
+            )))
+        })
+    }
+
+    fn schedule(&self, cohort: CohortIdentifier, identifier: ScheduleIdentifier) -> Option<&Schedule> {
+        self.schedules.iter().find(|schedule| schedule.cohort == cohort && schedule.identifier == identifier)
+    }
+
+    fn schedules_of(&self, cohort: CohortIdentifier) -> Vec<ScheduleIdentifier> {
+        self.schedules.iter().filter(|schedule| schedule.cohort == cohort).map(|schedule| schedule.identifier).collect()
+    }
+
+    /// Returns whether DfE funds the applicant as the lead provider sees it: the stored flag,
+    /// unless the person was funded for the same course before and DfE made no policy exception.
+    pub fn effectively_eligible(&self) -> bool {
+        let history: Vec<FundingHistoryEntry> = self
+            .related
+            .iter()
+            .filter(|related| related.same_person)
+            .map(|related| FundingHistoryEntry::from(&related.application))
+            .collect();
+        ApplicationView::new(self.application.clone(), self.person.clone(), &history).eligible_for_funding
+    }
+
+    /// Returns another live acceptance that stops this application holding a place in `cohort`:
+    /// an accepted, not withdrawn application for the same or an equivalent course, of the person
+    /// or of another person with the same verified TRN.
+    fn live_place_elsewhere(&self, cohort: CohortIdentifier) -> Option<&Application> {
+        self.related.iter().map(|related| &related.application).find(|other| {
+            other.id != self.application.id
+                && holds_live_place(other)
+                && other.cohort == cohort
+                && other.course.is_equivalent_to(self.application.course)
+        })
+    }
+}
+
+/// Returns whether an application holds a place: accepted and not withdrawn. At most one
+/// application per person (and per verified TRN), course and cohort holds a place.
+pub fn holds_live_place(application: &Application) -> bool {
+    application.status == ApplicationStatus::Accepted && application.training_status != Some(TrainingStatus::Withdrawn)
+}
+
+/// What a decision changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The new state of every changed application, the decided one first.
+    pub changed: Vec<Application>,
+    pub history: Vec<HistoryEntry>,
+    /// People whose applications all show a new `updated_at`, because a change to one of them
+    /// changes what lead providers see on the others (such as whether they were funded before).
+    pub touched_people: Vec<ParticipantId>,
+    /// When the decision was made.
+    pub at: Timestamp,
+}
+
+impl Outcome {
+    /// Returns whether the decision changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty()
+    }
+}
+
+/// Builds an outcome from before-and-after pairs, recording every changed field.
+struct Draft {
+    actor: Actor,
+    at: Timestamp,
+    outcome: Outcome,
+}
+
+impl Draft {
+    fn new(actor: &Actor, at: Timestamp) -> Self {
+        Self {
+            actor: actor.clone(),
+            at,
+            outcome: Outcome { changed: Vec::new(), history: Vec::new(), touched_people: Vec::new(), at },
+        }
+    }
+
+    /// Records the change from `before` to `after`, with `reason` on every history entry. Nothing is
+    /// recorded when nothing changed.
+    fn change(&mut self, before: &Application, mut after: Application, reason: Option<&str>) {
+        let fields: [(HistoryField, Option<String>, Option<String>); 8] = [
+            (HistoryField::Status, Some(before.status.as_str().to_owned()), Some(after.status.as_str().to_owned())),
+            (
+                HistoryField::TrainingStatus,
+                before.training_status.map(|status| status.as_str().to_owned()),
+                after.training_status.map(|status| status.as_str().to_owned()),
+            ),
+            (
+                HistoryField::ReasonForRejection,
+                before.reason_for_rejection.map(|reason| reason.as_str().to_owned()),
+                after.reason_for_rejection.map(|reason| reason.as_str().to_owned()),
+            ),
+            (
+                HistoryField::FundedPlace,
+                before.funded_place.map(|place| place.to_string()),
+                after.funded_place.map(|place| place.to_string()),
+            ),
+            (
+                HistoryField::Schedule,
+                before.schedule.map(|schedule| schedule.as_str().to_owned()),
+                after.schedule.map(|schedule| schedule.as_str().to_owned()),
+            ),
+            (HistoryField::Cohort, Some(before.cohort.to_string()), Some(after.cohort.to_string())),
+            (
+                HistoryField::LeadProvider,
+                Some(before.lead_provider_id.to_string()),
+                Some(after.lead_provider_id.to_string()),
+            ),
+            (
+                HistoryField::EligibleForFunding,
+                Some(before.eligible_for_funding.to_string()),
+                Some(after.eligible_for_funding.to_string()),
+            ),
+        ];
+        let mut changed = false;
+        for (field, from, to) in fields {
+            if from != to {
+                changed = true;
+                self.outcome.history.push(HistoryEntry {
+                    application_id: before.id,
+                    at: self.at,
+                    actor: self.actor.clone(),
+                    field,
+                    from,
+                    to,
+                    reason: reason.map(str::to_owned),
+                });
+            }
+        }
+        // A new eligibility code with an unchanged flag is still a decision worth keeping.
+        changed |= before.funding_eligibility_status_code != after.funding_eligibility_status_code;
+        changed |= before.accepted_at != after.accepted_at;
+        if changed {
+            after.updated_at = self.at;
+            self.outcome.changed.push(after);
+        }
+    }
+
+    fn touch(&mut self, person: ParticipantId) {
+        if !self.outcome.touched_people.contains(&person) {
+            self.outcome.touched_people.push(person);
+        }
+    }
+
+    fn finish(self) -> Outcome {
+        self.outcome
+    }
+}
+
+fn error(attribute: &str, message: impl Into<String>) -> FieldError {
+    FieldError { attribute: attribute.to_owned(), message: message.into() }
+}
+
+fn invalid(errors: Vec<FieldError>) -> Result<Outcome, DomainError> {
+    Err(DomainError::Invalid(errors))
+}
+
+/// The error for a second live acceptance of the same course in the same cohort. A database
+/// constraint raises it too when two acceptances race.
+pub fn another_accepted_application_error() -> FieldError {
+    error(
+        "application",
+        "The participant already has an accepted application for this course in this cohort, with your organisation or another provider. Only one can be accepted.",
+    )
+}
+
+const BILLABLE_DECLARATIONS_NOTE: &str =
+    "Void its submitted, eligible, payable or paid declarations first, or contact DfE support.";
+
+/// A lead provider's acceptance of an application.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcceptRequest {
+    /// Whether the place counts against the provider's funded places; `None` when the request did
+    /// not send a JSON boolean.
+    pub funded_place: Option<bool>,
+    /// The schedule asked for, as sent; `None` or blank to let the service choose.
+    pub schedule_identifier: Option<String>,
+}
+
+/// Accepts an application for its lead provider.
+///
+/// Checks, in order, reporting every failure: a capped cohort needs `funded_place` set to true or
+/// false, and an unfunded cohort needs it false; the application must be pending; no other
+/// application of the person (or of another account with the same verified TRN) may already hold
+/// a place on the same or an equivalent course in the cohort; then, if all that passed, a funded
+/// place needs an applicant who is eligible as the API shows it; a named schedule must exist in
+/// the cohort and suit the course; with no schedule named, the default must exist.
+///
+/// On success the application is accepted with its schedule, training status active and the
+/// funded place the cohort's regime calls for. The person's other pending or withdrawn
+/// applications for the same course and cohort, with any provider, are rejected with reason
+/// `other_application_in_this_cohort_accepted`; rejected ones are left as they are.
+pub fn accept(
+    context: &DecisionContext,
+    actor: &Actor,
+    request: &AcceptRequest,
+    now: Timestamp,
+) -> Result<Outcome, DomainError> {
+    let application = &context.application;
+    let funding = context.cohort(application.cohort)?.funding;
+    let mut errors = Vec::new();
+
+    match funding {
+        FundingRegime::Capped if request.funded_place.is_none() => errors.push(error(
+            "funded_place",
+            "Set '#/funded_place' to true or false: this cohort has a cap on funded places.",
+        )),
+        FundingRegime::Zero if request.funded_place != Some(false) => {
+            errors.push(error("funded_place", "Set '#/funded_place' to false: DfE funds no places in this cohort."))
+        }
+        _ => {}
+    }
+    match application.status {
+        ApplicationStatus::Accepted => errors.push(error("application", "This application has already been accepted.")),
+        ApplicationStatus::Rejected => errors.push(error(
+            "application",
+            "This application has been rejected and cannot be accepted. Rejected applications never change status.",
+        )),
+        ApplicationStatus::Pending => {}
+    }
+    if context.live_place_elsewhere(application.cohort).is_some() {
+        errors.push(another_accepted_application_error());
+    }
+    if errors.is_empty()
+        && funding == FundingRegime::Capped
+        && request.funded_place == Some(true)
+        && !context.effectively_eligible()
+    {
+        errors.push(error(
+            "application",
+            "The participant is not eligible for funding, so '#/funded_place' cannot be true.",
+        ));
+    }
+
+    let named = request.schedule_identifier.as_deref().map(str::trim).filter(|text| !text.is_empty());
+    let schedule = match named {
+        Some(text) => {
+            match text.parse::<ScheduleIdentifier>().ok().and_then(|id| context.schedule(application.cohort, id)) {
+                None => {
+                    errors.push(error(
+                        "schedule_identifier",
+                        format!("The schedule '{text}' does not exist in cohort {}.", application.cohort),
+                    ));
+                    None
+                }
+                Some(schedule) => {
+                    if errors.is_empty() && schedule.course_group() != application.course.group() {
+                        errors.push(error(
+                            "schedule_identifier",
+                            format!(
+                                "The schedule '{text}' is for {} courses and cannot be used for {}.",
+                                schedule.course_group(),
+                                application.course
+                            ),
+                        ));
+                    }
+                    Some(schedule.identifier)
+                }
+            }
+        }
+        None => {
+            let today = now.date_naive();
+            let chosen = default_schedule(
+                application.cohort,
+                application.course.group(),
+                today,
+                &context.schedules_of(application.cohort),
+            );
+            if chosen.is_none() {
+                errors.push(error(
+                    "schedule",
+                    format!(
+                        "No schedule could be chosen for {} in cohort {}; name one in '#/schedule_identifier'.",
+                        application.course, application.cohort
+                    ),
+                ));
+            }
+            chosen
+        }
+    };
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+
+    let mut draft = Draft::new(actor, now);
+    let mut accepted = application.clone();
+    accepted.status = ApplicationStatus::Accepted;
+    accepted.schedule = schedule;
+    accepted.accepted_at = Some(now);
+    accepted.training_status = Some(TrainingStatus::Active);
+    accepted.funded_place = match funding {
+        FundingRegime::Capped => request.funded_place,
+        FundingRegime::Full => None,
+        FundingRegime::Zero => Some(false),
+    };
+    draft.change(application, accepted, None);
+
+    for sibling in context.related.iter().filter(|related| related.same_person).map(|related| &related.application) {
+        let same_place = sibling.id != application.id
+            && sibling.course == application.course
+            && sibling.cohort == application.cohort
+            && sibling.status != ApplicationStatus::Rejected;
+        if same_place {
+            let mut rejected = sibling.clone();
+            rejected.status = ApplicationStatus::Rejected;
+            rejected.reason_for_rejection = Some(ReasonForRejection::OtherApplicationInThisCohortAccepted);
+            draft.change(sibling, rejected, Some(ReasonForRejection::OtherApplicationInThisCohortAccepted.as_str()));
+        }
+    }
+    draft.touch(application.participant_id);
+    Ok(draft.finish())
+}
+
+/// Rejects an application for its lead provider, pending or accepted, with reason
+/// `rejected_by_provider`. Refused when it is already rejected, or when it has declarations that
+/// lead to payment. Training status, schedule and funded place are kept.
+pub fn reject_by_provider(context: &DecisionContext, actor: &Actor, now: Timestamp) -> Result<Outcome, DomainError> {
+    reject(context, actor, now, ReasonForRejection::RejectedByProvider, None)
+}
+
+/// Why DfE rejects an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DfeRejection {
+    /// The registration was never decided and DfE closed it.
+    Expired,
+    /// DfE decided the application cannot go ahead.
+    Rejected,
+}
+
+/// Rejects an application on DfE's behalf with reason `registration_expired` or
+/// `rejected_by_dfe`, and DfE's note. The same checks as a lead provider's rejection apply.
+pub fn reject_by_dfe(
+    context: &DecisionContext,
+    actor: &Actor,
+    now: Timestamp,
+    rejection: DfeRejection,
+    note: &str,
+) -> Result<Outcome, DomainError> {
+    let reason = match rejection {
+        DfeRejection::Expired => ReasonForRejection::RegistrationExpired,
+        DfeRejection::Rejected => ReasonForRejection::RejectedByDfe,
+    };
+    reject(context, actor, now, reason, Some(note))
+}
+
+fn reject(
+    context: &DecisionContext,
+    actor: &Actor,
+    now: Timestamp,
+    reason: ReasonForRejection,
+    note: Option<&str>,
+) -> Result<Outcome, DomainError> {
+    let application = &context.application;
+    let mut errors = Vec::new();
+    if application.status == ApplicationStatus::Rejected {
+        errors.push(error("application", "This application has already been rejected."));
+    }
+    if context.declarations.billable > 0 {
+        errors.push(error(
+            "application",
+            format!("This application has declarations that lead to payment. {BILLABLE_DECLARATIONS_NOTE}"),
+        ));
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let mut rejected = application.clone();
+    rejected.status = ApplicationStatus::Rejected;
+    rejected.reason_for_rejection = Some(reason);
+    let recorded = match note.map(str::trim).filter(|note| !note.is_empty()) {
+        Some(note) => format!("{}: {note}", reason.as_str()),
+        None => reason.as_str().to_owned(),
+    };
+    let mut draft = Draft::new(actor, now);
+    draft.change(application, rejected, Some(&recorded));
+    draft.touch(application.participant_id);
+    Ok(draft.finish())
+}
+
+/// Changes whether an accepted application's place counts against the lead provider's funded
+/// places. The value must be a JSON boolean; the application must be accepted; a funded place
+/// needs an applicant who is eligible as the API shows it; only capped cohorts have funded
+/// places; and declarations that lead to payment must be voided first. The same value again
+/// changes nothing.
+pub fn change_funded_place(
+    context: &DecisionContext,
+    actor: &Actor,
+    funded_place: Option<bool>,
+    now: Timestamp,
+) -> Result<Outcome, DomainError> {
+    let application = &context.application;
+    let funding = context.cohort(application.cohort)?.funding;
+    let mut errors = Vec::new();
+    if funded_place.is_none() {
+        errors.push(error("funded_place", "Set '#/funded_place' to true or false."));
+    }
+    if application.status != ApplicationStatus::Accepted {
+        errors.push(error(
+            "application",
+            "Only accepted applications have a funded place. Accept the application first.",
+        ));
+    }
+    if funded_place == Some(true) && !context.effectively_eligible() {
+        errors.push(error(
+            "application",
+            "The participant is not eligible for funding, so '#/funded_place' cannot be true.",
+        ));
+    }
+    if errors.is_empty() && funding != FundingRegime::Capped {
+        errors.push(error(
+            "application",
+            format!(
+                "Cohort {} has no cap on funded places, so '#/funded_place' cannot be changed; leave it blank.",
+                application.cohort
+            ),
+        ));
+    }
+    if context.declarations.billable > 0 {
+        errors.push(error(
+            "application",
+            format!(
+                "The funded place cannot change while the application has declarations that lead to payment. {BILLABLE_DECLARATIONS_NOTE} Then change it and declare again."
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let mut changed = application.clone();
+    changed.funded_place = funded_place;
+    let mut draft = Draft::new(actor, now);
+    draft.change(application, changed, None);
+    if !draft.outcome.changed.is_empty() {
+        // Whether the place is funded decides whether the person's other applications count as
+        // funded before.
+        draft.touch(application.participant_id);
+    }
+    Ok(draft.finish())
+}
+
+/// Returns the funded place an application has after moving from a cohort funded by `from` to
+/// one funded by `to`, or why it cannot move. A place keeps its value within one regime. Moving
+/// from full funding to a capped cohort gives an accepted application a funded place exactly when
+/// it is eligible. Moving to an unfunded cohort makes the place unfunded. A capped place cannot
+/// move to full funding, nor an unfunded one to a funded cohort.
+pub fn funded_place_after_move(
+    application: &Application,
+    from: FundingRegime,
+    to: FundingRegime,
+) -> Result<Option<bool>, &'static str> {
+    match (from, to) {
+        (from, to) if from == to => Ok(if to == FundingRegime::Zero { Some(false) } else { application.funded_place }),
+        (FundingRegime::Full, FundingRegime::Capped) => {
+            Ok((application.status == ApplicationStatus::Accepted).then_some(application.eligible_for_funding))
+        }
+        (_, FundingRegime::Zero) => Ok(Some(false)),
+        (FundingRegime::Capped, FundingRegime::Full) => {
+            Err("A place in a cohort with capped funding cannot move to a cohort without a cap.")
+        }
+        _ => Err("A place in an unfunded cohort cannot move to a funded cohort."),
+    }
+}
+
+/// Moves an application to another cohort on DfE's behalf. Refused when the cohort is the same or
+/// unknown, when its funding regime is not compatible (see [`funded_place_after_move`]), while
+/// declarations that are not voided exist, when the application has a schedule that the new
+/// cohort lacks, or when the person already holds a place on the course in the new cohort. The
+/// schedule moves to its namesake in the new cohort.
+pub fn change_cohort(
+    context: &DecisionContext,
+    actor: &Actor,
+    target: CohortIdentifier,
+    note: &str,
+    now: Timestamp,
+) -> Result<Outcome, DomainError> {
+    let application = &context.application;
+    let current = context.cohort(application.cohort)?;
+    let Some(new_cohort) = context.cohorts.iter().find(|cohort| cohort.identifier == target) else {
+        return invalid(vec![error("cohort", format!("Cohort {target} does not exist."))]);
+    };
+    if target == application.cohort {
+        return invalid(vec![error("cohort", format!("The application is already in cohort {target}."))]);
+    }
+    let mut errors = Vec::new();
+    let funded_place = match funded_place_after_move(application, current.funding, new_cohort.funding) {
+        Ok(place) => place,
+        Err(message) => {
+            errors.push(error("cohort", message));
+            None
+        }
+    };
+    if context.declarations.not_voided > 0 {
+        errors.push(error(
+            "cohort",
+            "The application has declarations that are not voided; void them before moving it to another cohort.",
+        ));
+    }
+    if let Some(schedule) = application.schedule
+        && context.schedule(target, schedule).is_none()
+    {
+        errors.push(error("cohort", format!("Cohort {target} has no schedule '{schedule}'.")));
+    }
+    if holds_live_place(application) && context.live_place_elsewhere(target).is_some() {
+        errors.push(another_accepted_application_error());
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let mut moved = application.clone();
+    moved.cohort = target;
+    moved.funded_place = funded_place;
+    let mut draft = Draft::new(actor, now);
+    draft.change(application, moved, Some(note));
+    Ok(draft.finish())
+}
+
+/// Returns an accepted or rejected application to pending on DfE's behalf, so its lead provider
+/// can decide again. Refused while declarations that lead to payment exist. The training status,
+/// acceptance time and rejection reason are cleared, and the funded place is unset (unfunded in
+/// an unfunded cohort); the schedule is kept.
+pub fn revert_to_pending(
+    context: &DecisionContext,
+    actor: &Actor,
+    note: &str,
+    now: Timestamp,
+) -> Result<Outcome, DomainError> {
+    let application = &context.application;
+    let funding = context.cohort(application.cohort)?.funding;
+    let mut errors = Vec::new();
+    if application.status == ApplicationStatus::Pending {
+        errors.push(error("status", "The application is already pending."));
+    }
+    if context.declarations.billable > 0 {
+        errors.push(error(
+            "base",
+            format!("The application has declarations that lead to payment. {BILLABLE_DECLARATIONS_NOTE}"),
+        ));
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let mut pending = application.clone();
+    pending.status = ApplicationStatus::Pending;
+    pending.training_status = None;
+    pending.accepted_at = None;
+    pending.reason_for_rejection = None;
+    pending.funded_place = if funding == FundingRegime::Zero { Some(false) } else { None };
+    let mut draft = Draft::new(actor, now);
+    draft.change(application, pending, Some(note));
+    draft.touch(application.participant_id);
+    Ok(draft.finish())
+}
+
+/// Overrides the funding eligibility found at registration, on DfE's behalf, with a reason. The
+/// code becomes `marked_funded_by_policy` or `marked_ineligible_by_policy`. Making an application
+/// ineligible is refused while it has declarations that lead to payment or a funded place.
+pub fn change_funding_eligibility(
+    context: &DecisionContext,
+    actor: &Actor,
+    eligible: bool,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Outcome, DomainError> {
+    let application = &context.application;
+    let mut errors = Vec::new();
+    if reason.trim().is_empty() {
+        errors.push(error("reason", "Give the reason for overriding the funding eligibility."));
+    }
+    if !eligible && context.declarations.billable > 0 {
+        errors.push(error(
+            "base",
+            format!(
+                "The application cannot become ineligible while it has declarations that lead to payment. {BILLABLE_DECLARATIONS_NOTE}"
+            ),
+        ));
+    }
+    if !eligible && application.funded_place == Some(true) {
+        errors.push(error(
+            "base",
+            "The application has a funded place; its lead provider must remove the funded place first.",
+        ));
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let mut changed = application.clone();
+    changed.eligible_for_funding = eligible;
+    changed.funding_eligibility_status_code = Some(if eligible {
+        FundingEligibilityStatusCode::MarkedFundedByPolicy
+    } else {
+        FundingEligibilityStatusCode::MarkedIneligibleByPolicy
+    });
+    let mut draft = Draft::new(actor, now);
+    draft.change(application, changed, Some(reason.trim()));
+    draft.touch(application.participant_id);
+    Ok(draft.finish())
+}
+
+/// Moves an application to another lead provider on DfE's behalf: the transfer that participants
+/// and declarations follow. The new provider must exist and differ from the current one.
+pub fn change_lead_provider(
+    context: &DecisionContext,
+    actor: &Actor,
+    target: LeadProviderId,
+    note: &str,
+    now: Timestamp,
+) -> Result<Outcome, DomainError> {
+    let application = &context.application;
+    if !context.lead_providers.iter().any(|provider| provider.id == target) {
+        return invalid(vec![error("lead_provider_id", format!("No lead provider has the id {target}."))]);
+    }
+    if target == application.lead_provider_id {
+        return invalid(vec![error("lead_provider_id", "The application is already with this lead provider.")]);
+    }
+    let mut moved = application.clone();
+    moved.lead_provider_id = target;
+    let mut draft = Draft::new(actor, now);
+    draft.change(application, moved, Some(note));
+    Ok(draft.finish())
+}
+
+/// Changes an accepted application's training status, for its lead provider or on DfE's behalf.
+/// The rules of [`change_training_status`] apply; resuming a withdrawn participant also needs the
+/// place to be free, since a withdrawn application no longer holds it.
+pub fn change_training(
+    context: &DecisionContext,
+    actor: &Actor,
+    change: TrainingChange,
+    now: Timestamp,
+) -> Result<Outcome, DomainError> {
+    let application = &context.application;
+    let current = match (application.status, application.training_status) {
+        (ApplicationStatus::Accepted, Some(status)) => status,
+        (ApplicationStatus::Accepted, None) => TrainingStatus::Active,
+        _ => {
+            return invalid(vec![error(
+                "training_status",
+                "Only accepted applications have a training status. Accept the application first.",
+            )]);
+        }
+    };
+    let next = change_training_status(current, change, &context.declarations).map_err(DomainError::Invalid)?;
+    if current == TrainingStatus::Withdrawn && context.live_place_elsewhere(application.cohort).is_some() {
+        return invalid(vec![another_accepted_application_error()]);
+    }
+    let mut changed = application.clone();
+    changed.training_status = Some(next);
+    let mut draft = Draft::new(actor, now);
+    draft.change(application, changed, change.reason());
+    Ok(draft.finish())
+}
