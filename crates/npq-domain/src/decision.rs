@@ -744,3 +744,416 @@ pub fn change_training(
     draft.change(application, changed, change.reason());
     Ok(draft.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::application::ApplicationStatus::{Accepted, Pending, Rejected};
+    use crate::course::Course;
+    use crate::ids::ApplicationId;
+    use crate::ports::DecisionStore;
+    use crate::service::DecisionService;
+    use crate::testing::{FixedClock, MemoryStore, block_on, lead_provider};
+    use crate::training::{DeferralReason, WithdrawalReason};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    fn now() -> Timestamp {
+        chrono::Utc.with_ymd_and_hms(2025, 9, 10, 10, 0, 0).single().unwrap_or_default()
+    }
+
+    struct World {
+        store: Arc<MemoryStore>,
+        service: DecisionService<Arc<MemoryStore>, FixedClock>,
+        providers: Vec<LeadProviderId>,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let providers = vec![lead_provider("First"), lead_provider("Second"), lead_provider("Third")];
+            let ids = providers.iter().map(|provider| provider.id).collect();
+            let store = Arc::new(MemoryStore::with_reference_data(providers));
+            Self { service: DecisionService::new(store.clone(), FixedClock(now())), store, providers: ids }
+        }
+
+        /// Adds a pending application; in an unfunded cohort its place is unfunded from the start.
+        fn add(&self, person: &Person, provider: usize, course: Course, cohort: &str) -> ApplicationId {
+            let mut application =
+                crate::testing::application(person, self.providers[provider], crate::testing::june(2, 9));
+            application.course = course;
+            application.cohort = cohort.parse().unwrap();
+            if application.cohort == "2026a".parse().unwrap() {
+                application.funded_place = Some(false);
+            }
+            let id = application.id;
+            self.store.applications.lock().unwrap().push((application, person.clone()));
+            id
+        }
+
+        fn get(&self, id: ApplicationId) -> Application {
+            self.store.application(id).unwrap()
+        }
+
+        fn accept(&self, id: ApplicationId, funded_place: Option<bool>) -> Result<ApplicationView, DomainError> {
+            let provider = self.get(id).lead_provider_id;
+            block_on(self.service.accept(provider, id, AcceptRequest { funded_place, schedule_identifier: None }))
+        }
+    }
+
+    /// Builds a person with a verified TRN of their own.
+    fn person(name: &str) -> Person {
+        static NEXT_TRN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(2_000_000);
+        let mut person = crate::testing::person(name);
+        let trn = NEXT_TRN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        person.trn = trn.to_string().parse().ok();
+        person
+    }
+
+    fn attributes(result: Result<ApplicationView, DomainError>) -> Vec<String> {
+        match result {
+            Err(DomainError::Invalid(errors)) => errors.into_iter().map(|error| error.attribute).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepting_in_a_capped_cohort_needs_a_funded_place_answer() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2025a");
+        assert_eq!(attributes(world.accept(id, None)), ["funded_place"]);
+        assert_eq!(world.get(id).status, Pending);
+    }
+
+    #[test]
+    fn accepting_in_an_unfunded_cohort_needs_an_unfunded_place() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2026a");
+        assert_eq!(attributes(world.accept(id, Some(true))), ["funded_place"]);
+        assert_eq!(attributes(world.accept(id, None)), ["funded_place"]);
+        assert_eq!(world.accept(id, Some(false)).unwrap().application.funded_place, Some(false));
+    }
+
+    #[test]
+    fn accepting_in_a_fully_funded_cohort_ignores_the_funded_place() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2023a");
+        assert_eq!(world.accept(id, Some(true)).unwrap().application.funded_place, None);
+    }
+
+    #[test]
+    fn accepting_twice_or_after_rejection_is_refused() {
+        let world = World::new();
+        let ada = person("Ada");
+        let accepted = world.add(&ada, 0, Course::Headship, "2025a");
+        world.accept(accepted, Some(true)).unwrap();
+        assert_eq!(attributes(world.accept(accepted, Some(true))), ["application"]);
+        let rejected = world.add(&person("Bo"), 0, Course::Headship, "2025a");
+        block_on(world.service.reject(world.providers[0], rejected)).unwrap();
+        assert_eq!(attributes(world.accept(rejected, Some(true))), ["application"]);
+        assert_eq!(world.get(rejected).status, Rejected);
+    }
+
+    #[test]
+    fn an_accepted_coaching_offer_blocks_the_support_offer_in_the_same_cohort_only() {
+        let world = World::new();
+        let ada = person("Ada");
+        let support = world.add(&ada, 0, Course::AdditionalSupportOffer, "2021a");
+        world.accept(support, None).unwrap();
+        let coaching = world.add(&ada, 1, Course::EarlyHeadshipCoachingOffer, "2021a");
+        assert_eq!(attributes(world.accept(coaching, None)), ["application"]);
+        let later = world.add(&ada, 1, Course::EarlyHeadshipCoachingOffer, "2022a");
+        assert!(world.accept(later, None).is_ok());
+    }
+
+    #[test]
+    fn a_withdrawn_acceptance_frees_the_place_and_is_then_rejected() {
+        let world = World::new();
+        let ada = person("Ada");
+        let first = world.add(&ada, 0, Course::Headship, "2025a");
+        world.accept(first, Some(true)).unwrap();
+        world.store.set_declarations(first, DeclarationSummary { not_voided: 1, billable: 0, started: 1 });
+        let withdraw = TrainingChange::Withdraw(WithdrawalReason::ChangeInCareer);
+        let actor = Actor::LeadProvider(world.providers[0]);
+        block_on(world.store.decide(
+            first,
+            None,
+            Box::new(move |context| change_training(context, &actor, withdraw, now())),
+        ))
+        .unwrap();
+        let second = world.add(&ada, 1, Course::Headship, "2025a");
+        world.accept(second, Some(false)).unwrap();
+        assert_eq!(world.get(first).status, Rejected);
+        assert_eq!(
+            world.get(first).reason_for_rejection,
+            Some(ReasonForRejection::OtherApplicationInThisCohortAccepted)
+        );
+    }
+
+    #[test]
+    fn a_funded_place_needs_an_applicant_who_is_not_funded_before() {
+        let world = World::new();
+        let ada = person("Ada");
+        let earlier = world.add(&ada, 0, Course::Headship, "2024a");
+        world.accept(earlier, Some(true)).unwrap();
+        let later = world.add(&ada, 1, Course::Headship, "2025a");
+        assert_eq!(attributes(world.accept(later, Some(true))), ["application"]);
+        assert!(world.accept(later, Some(false)).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_schedule_and_a_schedule_for_another_course_are_refused() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2025a");
+        let provider = world.providers[0];
+        let request =
+            |schedule: &str| AcceptRequest { funded_place: Some(true), schedule_identifier: Some(schedule.to_owned()) };
+        let unknown = block_on(world.service.accept(provider, id, request("npq-leadership-summer")));
+        assert_eq!(attributes(unknown), ["schedule_identifier"]);
+        let wrong_group = block_on(world.service.accept(provider, id, request("npq-specialist-spring")));
+        assert_eq!(attributes(wrong_group), ["schedule_identifier"]);
+        let named = block_on(world.service.accept(provider, id, request("npq-leadership-spring"))).unwrap();
+        assert_eq!(named.application.schedule, Some(ScheduleIdentifier::LeadershipSpring));
+    }
+
+    #[test]
+    fn rejecting_with_billable_declarations_is_refused() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2025a");
+        world.accept(id, Some(true)).unwrap();
+        world.store.set_declarations(id, DeclarationSummary { not_voided: 1, billable: 1, started: 1 });
+        assert_eq!(attributes(block_on(world.service.reject(world.providers[0], id))), ["application"]);
+        world.store.set_declarations(id, DeclarationSummary { not_voided: 1, billable: 0, started: 1 });
+        assert!(block_on(world.service.reject(world.providers[0], id)).is_ok());
+    }
+
+    #[test]
+    fn changing_the_funded_place_follows_the_cohort_and_eligibility() {
+        let world = World::new();
+        let provider = world.providers[0];
+        let pending = world.add(&person("Ada"), 0, Course::Headship, "2025a");
+        assert_eq!(
+            attributes(block_on(world.service.change_funded_place(provider, pending, Some(true)))),
+            ["application"]
+        );
+        assert_eq!(
+            attributes(block_on(world.service.change_funded_place(provider, pending, None))),
+            ["funded_place", "application"]
+        );
+        world.accept(pending, Some(true)).unwrap();
+        let changed = block_on(world.service.change_funded_place(provider, pending, Some(false))).unwrap();
+        assert_eq!(changed.application.funded_place, Some(false));
+        let full = world.add(&person("Bo"), 0, Course::Headship, "2023a");
+        world.accept(full, None).unwrap();
+        assert_eq!(
+            attributes(block_on(world.service.change_funded_place(provider, full, Some(false)))),
+            ["application"]
+        );
+    }
+
+    #[test]
+    fn moving_cohort_keeps_or_clears_the_funded_place_as_the_regime_requires() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2024a");
+        world.accept(id, Some(true)).unwrap();
+        let to_capped = block_on(world.service.change_cohort("ops", id, "2025", "moved".to_owned())).unwrap();
+        assert_eq!(to_capped.view.application.funded_place, Some(true));
+        let refused = block_on(world.service.change_cohort("ops", id, "2023", "moved".to_owned())).unwrap_err();
+        assert!(matches!(refused, DomainError::Invalid(ref errors) if errors[0].attribute == "cohort"));
+        world.store.set_declarations(id, DeclarationSummary { not_voided: 1, billable: 0, started: 1 });
+        let with_declarations =
+            block_on(world.service.change_cohort("ops", id, "2024", "back".to_owned())).unwrap_err();
+        assert!(matches!(with_declarations, DomainError::Invalid(_)));
+    }
+
+    #[test]
+    fn history_names_who_changed_what_and_why() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2025a");
+        world.accept(id, Some(true)).unwrap();
+        block_on(world.service.reject_by_dfe(
+            "jo@education.gov.uk",
+            id,
+            DfeRejection::Rejected,
+            "duplicate".to_owned(),
+        ))
+        .unwrap();
+        let shown = block_on(world.service.admin_show(id)).unwrap();
+        let last = shown.history.iter().rev().find(|entry| entry.field == HistoryField::Status).unwrap();
+        assert_eq!((last.from.as_deref(), last.to.as_deref()), (Some("accepted"), Some("rejected")));
+        assert_eq!(last.actor, Actor::Dfe { user: "jo@education.gov.uk".to_owned() });
+        assert_eq!(last.reason.as_deref(), Some("rejected_by_dfe: duplicate"));
+        assert_eq!(shown.view.application.reason_for_rejection, Some(ReasonForRejection::RejectedByDfe));
+    }
+
+    #[test]
+    fn dfe_training_status_changes_follow_the_state_machine() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2025a");
+        let pending = block_on(world.service.change_training_status("ops", id, "deferred", Some("other"))).unwrap_err();
+        assert!(matches!(pending, DomainError::Invalid(ref errors) if errors[0].attribute == "training_status"));
+        world.accept(id, Some(true)).unwrap();
+        let no_reason = block_on(world.service.change_training_status("ops", id, "withdrawn", None)).unwrap_err();
+        assert!(matches!(no_reason, DomainError::Invalid(ref errors) if errors[0].attribute == "reason"));
+        let recorded = block_on(world.service.admin_show(id)).unwrap().history.len();
+        let unchanged = block_on(world.service.change_training_status("ops", id, "active", None)).unwrap();
+        assert_eq!(unchanged.history.len(), recorded, "the current status again records nothing");
+        world.store.set_declarations(id, DeclarationSummary { not_voided: 1, billable: 1, started: 0 });
+        let deferred = block_on(world.service.change_training_status(
+            "ops",
+            id,
+            "deferred",
+            Some(DeferralReason::ParentalLeave.as_str()),
+        ));
+        assert_eq!(deferred.unwrap().view.application.training_status, Some(TrainingStatus::Deferred));
+    }
+
+    /// An action in a random sequence, by a lead provider or DfE, on application `target`.
+    #[derive(Debug, Clone)]
+    enum Action {
+        Accept { target: usize, funded_place: Option<bool> },
+        Reject { target: usize },
+        ChangeFundedPlace { target: usize, funded_place: Option<bool> },
+        Withdraw { target: usize },
+        Resume { target: usize },
+        Revert { target: usize },
+        ChangeCohort { target: usize, cohort: &'static str },
+        ChangeLeadProvider { target: usize, provider: usize },
+        ChangeEligibility { target: usize, eligible: bool },
+        DfeReject { target: usize },
+        Declare { target: usize, billable: u32 },
+    }
+
+    fn any_action() -> impl Strategy<Value = Action> {
+        let target = 0usize..8;
+        let funded = proptest::option::of(any::<bool>());
+        prop_oneof![
+            4 => (target.clone(), funded.clone()).prop_map(|(target, funded_place)| Action::Accept { target, funded_place }),
+            2 => target.clone().prop_map(|target| Action::Reject { target }),
+            1 => (target.clone(), funded).prop_map(|(target, funded_place)| Action::ChangeFundedPlace { target, funded_place }),
+            1 => target.clone().prop_map(|target| Action::Withdraw { target }),
+            1 => target.clone().prop_map(|target| Action::Resume { target }),
+            1 => target.clone().prop_map(|target| Action::Revert { target }),
+            1 => (target.clone(), proptest::sample::select(vec!["2023a", "2024a", "2025a", "2026a", "2026b"]))
+                .prop_map(|(target, cohort)| Action::ChangeCohort { target, cohort }),
+            1 => (target.clone(), 0usize..3).prop_map(|(target, provider)| Action::ChangeLeadProvider { target, provider }),
+            1 => (target.clone(), any::<bool>()).prop_map(|(target, eligible)| Action::ChangeEligibility { target, eligible }),
+            1 => target.clone().prop_map(|target| Action::DfeReject { target }),
+            1 => (target, 0u32..2).prop_map(|(target, billable)| Action::Declare { target, billable }),
+        ]
+    }
+
+    /// Eight applications: two people (with one verified TRN between them) and a third, across
+    /// providers, for headship in capped 2025 and full 2023, and the coaching offer in 2025.
+    fn populated_world() -> (World, Vec<ApplicationId>) {
+        let world = World::new();
+        let ada = person("Ada");
+        let mut ada_again = person("Ada Again");
+        ada_again.trn = ada.trn.clone();
+        let cal = person("Cal");
+        let ids = vec![
+            world.add(&ada, 0, Course::Headship, "2025a"),
+            world.add(&ada, 1, Course::Headship, "2025a"),
+            world.add(&ada_again, 2, Course::Headship, "2025a"),
+            world.add(&ada, 0, Course::EarlyHeadshipCoachingOffer, "2025a"),
+            world.add(&ada, 1, Course::AdditionalSupportOffer, "2025a"),
+            world.add(&cal, 0, Course::Headship, "2023a"),
+            world.add(&cal, 1, Course::Headship, "2023a"),
+            world.add(&cal, 2, Course::Headship, "2026a"),
+        ];
+        (world, ids)
+    }
+
+    fn perform(world: &World, ids: &[ApplicationId], action: &Action) -> Result<(), DomainError> {
+        let service = &world.service;
+        let provider_of = |target: usize| world.get(ids[target]).lead_provider_id;
+        match *action {
+            Action::Accept { target, funded_place } => world.accept(ids[target], funded_place).map(|_| ()),
+            Action::Reject { target } => block_on(service.reject(provider_of(target), ids[target])).map(|_| ()),
+            Action::ChangeFundedPlace { target, funded_place } => {
+                block_on(service.change_funded_place(provider_of(target), ids[target], funded_place)).map(|_| ())
+            }
+            Action::Withdraw { target } => {
+                block_on(service.change_training_status("ops", ids[target], "withdrawn", Some("other"))).map(|_| ())
+            }
+            Action::Resume { target } => {
+                block_on(service.change_training_status("ops", ids[target], "active", None)).map(|_| ())
+            }
+            Action::Revert { target } => {
+                block_on(service.revert_to_pending("ops", ids[target], "again".to_owned())).map(|_| ())
+            }
+            Action::ChangeCohort { target, cohort } => {
+                block_on(service.change_cohort("ops", ids[target], cohort, "move".to_owned())).map(|_| ())
+            }
+            Action::ChangeLeadProvider { target, provider } => block_on(service.change_lead_provider(
+                "ops",
+                ids[target],
+                world.providers[provider],
+                "transfer".to_owned(),
+            ))
+            .map(|_| ()),
+            Action::ChangeEligibility { target, eligible } => {
+                block_on(service.change_funding_eligibility("ops", ids[target], eligible, "policy".to_owned()))
+                    .map(|_| ())
+            }
+            Action::DfeReject { target } => {
+                block_on(service.reject_by_dfe("ops", ids[target], DfeRejection::Rejected, "no".to_owned())).map(|_| ())
+            }
+            Action::Declare { target, billable } => {
+                world.store.set_declarations(ids[target], DeclarationSummary { not_voided: 1, billable, started: 1 });
+                Ok(())
+            }
+        }
+    }
+
+    fn snapshot(world: &World) -> Vec<Application> {
+        world.store.applications.lock().unwrap().iter().map(|(application, _)| application.clone()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Over any sequence of actions by several providers and DfE: a refused action changes nothing;
+        /// a rejected application stays rejected unless DfE reverts it; at most one live acceptance exists
+        /// per person (or verified TRN), course and cohort; and every funded place agrees with its cohort's
+        /// funding regime and the stored eligibility.
+        #[test]
+        fn decisions_keep_the_invariants(actions in proptest::collection::vec(any_action(), 1..40)) {
+            let (world, ids) = populated_world();
+            let funding = |cohort: CohortIdentifier| world.store.cohorts.iter().find(|c| c.identifier == cohort).unwrap().funding;
+            for action in &actions {
+                let before = snapshot(&world);
+                let result = perform(&world, &ids, action);
+                let after = snapshot(&world);
+                if result.is_err() {
+                    prop_assert_eq!(&before, &after, "a refused action changed data: {:?}", action);
+                }
+                for (old, new) in before.iter().zip(&after) {
+                    if old.status == Rejected && new.status != Rejected {
+                        prop_assert!(matches!(action, Action::Revert { target } if ids[*target] == new.id), "{:?} revived {}", action, new.id);
+                    }
+                }
+                let rows = world.store.applications.lock().unwrap().clone();
+                let mut places = std::collections::HashSet::new();
+                for (application, person) in &rows {
+                    if holds_live_place(application) {
+                        let place = (application.cohort, application.course.place_key());
+                        prop_assert!(places.insert((Some(application.participant_id), None, place)), "two live places: {:?}", action);
+                        if let Some(trn) = person.verified_trn() {
+                            prop_assert!(places.insert((None, Some(trn.as_ref().to_owned()), place)), "two live places for one TRN");
+                        }
+                    }
+                    match funding(application.cohort) {
+                        FundingRegime::Zero => prop_assert_eq!(application.funded_place, Some(false)),
+                        FundingRegime::Full if application.status == Accepted => prop_assert_eq!(application.funded_place, None),
+                        FundingRegime::Capped if application.status == Accepted => prop_assert!(application.funded_place.is_some()),
+                        _ => {}
+                    }
+                    if application.funded_place == Some(true) {
+                        prop_assert!(application.eligible_for_funding, "funded place without eligibility after {:?}", action);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -494,7 +494,7 @@ mod tests {
     use crate::application::ApplicationStatus;
     use crate::application::tests::{sample_application, sample_person};
     use crate::course::Course;
-    use crate::testing::{FixedClock, MemoryStore};
+    use crate::testing::{FixedClock, MemoryStore, block_on};
     use chrono::TimeZone;
     use rand::SeedableRng;
     use std::sync::Mutex;
@@ -509,17 +509,6 @@ mod tests {
 
     fn token_service(store: std::sync::Arc<MemoryStore>) -> TokenService<std::sync::Arc<MemoryStore>, FixedClock> {
         TokenService::new(store, TokenKey::derive(&[1u8; 32]).unwrap(), FixedClock(at(10, 0)))
-    }
-
-    /// Runs a future that never waits on I/O, as every future over the in-memory store is.
-    fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        let mut future = std::pin::pin!(future);
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        loop {
-            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-                return output;
-            }
-        }
     }
 
     #[test]

@@ -45,6 +45,17 @@ pub struct MemoryStore {
     pub history: Mutex<Vec<HistoryEntry>>,
 }
 
+/// Runs a future that never waits on I/O, as every future over the in-memory store is.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
 /// Builds the usual cohorts: 2021 to 2023 fully funded, 2024 and 2025 capped, 2026a unfunded and
 /// 2026b capped.
 pub fn sample_cohorts() -> Vec<Cohort> {
