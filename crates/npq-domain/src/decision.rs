@@ -21,7 +21,7 @@ use crate::provider::LeadProvider;
 use crate::schedule::{Schedule, ScheduleIdentifier, default_schedule};
 use crate::training::{DeclarationSummary, TrainingChange, change_training_status};
 
-/// Who made a change.
+/// The maker of a change: a lead provider or a DfE staff member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// A lead provider, through the API.
@@ -103,7 +103,7 @@ impl DecisionContext {
         self.schedules.iter().filter(|schedule| schedule.cohort == cohort).map(|schedule| schedule.identifier).collect()
     }
 
-    /// Returns whether DfE funds the applicant as the lead provider sees it: the stored flag,
+    /// Returns whether DfE funds the applicant as the API shows it: the stored flag,
     /// unless the person was funded for the same course before and DfE made no policy exception.
     pub fn effectively_eligible(&self) -> bool {
         let history: Vec<FundingHistoryEntry> = self
@@ -134,7 +134,7 @@ pub fn holds_live_place(application: &Application) -> bool {
     application.status == ApplicationStatus::Accepted && application.training_status != Some(TrainingStatus::Withdrawn)
 }
 
-/// What a decision changes.
+/// The changes a decision makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// The new state of every changed application, the decided one first.
@@ -250,8 +250,8 @@ fn invalid(errors: Vec<FieldError>) -> Result<Outcome, DomainError> {
     Err(DomainError::Invalid(errors))
 }
 
-/// The error for a second live acceptance of the same course in the same cohort. A database
-/// constraint raises it too when two acceptances race.
+/// Returns the error for a second live acceptance of the same course in the same cohort. The service
+/// also returns it when a database constraint stops two racing acceptances.
 pub fn another_accepted_application_error() -> FieldError {
     error(
         "application",
@@ -274,12 +274,15 @@ pub struct AcceptRequest {
 
 /// Accepts an application for its lead provider.
 ///
-/// Checks, in order, reporting every failure: a capped cohort needs `funded_place` set to true or
-/// false, and an unfunded cohort needs it false; the application must be pending; no other
-/// application of the person (or of another account with the same verified TRN) may already hold
-/// a place on the same or an equivalent course in the cohort; then, if all that passed, a funded
-/// place needs an applicant who is eligible as the API shows it; a named schedule must exist in
-/// the cohort and suit the course; with no schedule named, the default must exist.
+/// Checks these rules in order and reports every failure:
+///
+/// - a capped cohort needs `funded_place` set to true or false, and an unfunded cohort needs false;
+/// - the application must be pending;
+/// - no other application of the person, or of another account with the same verified TRN, may
+///   hold a live place on the same or an equivalent course in the cohort;
+/// - if all that passed, a funded place needs an applicant who is eligible as the API shows it;
+/// - a named schedule must exist in the cohort and suit the course, and with no schedule named,
+///   the default must exist.
 ///
 /// On success the application is accepted with its schedule, training status active and the
 /// funded place the cohort's regime calls for. The person's other pending or withdrawn
@@ -413,7 +416,7 @@ pub fn reject_by_provider(context: &DecisionContext, actor: &Actor, now: Timesta
     reject(context, actor, now, ReasonForRejection::RejectedByProvider, None)
 }
 
-/// Why DfE rejects an application.
+/// DfE's reason for rejecting an application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DfeRejection {
     /// The registration was never decided and DfE closed it.
@@ -473,10 +476,10 @@ fn reject(
 }
 
 /// Changes whether an accepted application's place counts against the lead provider's funded
-/// places. The value must be a JSON boolean; the application must be accepted; a funded place
-/// needs an applicant who is eligible as the API shows it; only capped cohorts have funded
-/// places; and declarations that lead to payment must be voided first. The same value again
-/// changes nothing.
+/// places. The value must be a JSON boolean, and the application must be accepted. A funded place
+/// needs an applicant who is eligible as the API shows it. Only capped cohorts have funded places,
+/// and declarations that lead to payment must be voided first. The same value again changes
+/// nothing.
 pub fn change_funded_place(
     context: &DecisionContext,
     actor: &Actor,
@@ -556,11 +559,14 @@ pub fn funded_place_after_move(
     }
 }
 
-/// Moves an application to another cohort on DfE's behalf. Refused when the cohort is the same or
-/// unknown, when its funding regime is not compatible (see [`funded_place_after_move`]), while
-/// declarations that are not voided exist, when the application has a schedule that the new
-/// cohort lacks, or when the person already holds a place on the course in the new cohort. The
-/// schedule moves to its namesake in the new cohort.
+/// Moves an application to another cohort on DfE's behalf; its schedule moves to its namesake in
+/// the new cohort. The move is rejected in these cases:
+///
+/// - the cohort is the same or unknown, or its funding regime is not compatible (see
+///   [`funded_place_after_move`]);
+/// - declarations that are not voided exist;
+/// - the application has a schedule that the new cohort lacks;
+/// - the person already holds a live place on the course in the new cohort.
 pub fn change_cohort(
     context: &DecisionContext,
     actor: &Actor,
@@ -1113,10 +1119,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
-        /// Over any sequence of actions by several providers and DfE: a refused action changes nothing;
-        /// a rejected application stays rejected unless DfE reverts it; at most one live acceptance exists
-        /// per person (or verified TRN), course and cohort; and every funded place agrees with its cohort's
-        /// funding regime and the stored eligibility.
+        /// Checks the invariants after every action of a random sequence by several providers and DfE.
+        /// A refused action changes nothing, and a rejected application stays rejected unless DfE
+        /// reverts it. At most one live acceptance exists per person (or verified TRN), course and
+        /// cohort. Every funded place agrees with its cohort's funding regime and the stored eligibility.
         #[test]
         fn decisions_keep_the_invariants(actions in proptest::collection::vec(any_action(), 1..40)) {
             let (world, ids) = populated_world();

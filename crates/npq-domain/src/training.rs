@@ -5,7 +5,7 @@ use crate::application::TrainingStatus;
 use crate::error::FieldError;
 
 text_enum!(
-    /// Why a participant paused their training.
+    /// A reason a participant paused their training.
     DeferralReason, "deferral reason" {
         Bereavement => "bereavement",
         LongTermSickness => "long-term-sickness",
@@ -16,7 +16,7 @@ text_enum!(
 );
 
 text_enum!(
-    /// Why a participant left their course.
+    /// A reason a participant left their course.
     WithdrawalReason, "withdrawal reason" {
         InsufficientCapacityToUndertakeProgramme => "insufficient-capacity-to-undertake-programme",
         PersonalReasonHealthOrPregnancyRelated => "personal-reason-health-or-pregnancy-related",
