@@ -19,7 +19,7 @@ use crate::ids::{LeadProviderId, ParticipantId};
 use crate::person::Person;
 use crate::provider::LeadProvider;
 use crate::schedule::{Schedule, ScheduleIdentifier, default_schedule};
-use crate::training::{DeclarationSummary, TrainingChange, change_training_status};
+use crate::training::{BillableDeclaration, DeclarationSummary, TrainingChange, change_training_status};
 
 /// The maker of a change: a lead provider or a DfE staff member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,8 @@ text_enum!(
         Cohort => "cohort",
         LeadProvider => "lead_provider",
         EligibleForFunding => "eligible_for_funding",
+        /// The person the application belongs to, which changes when DfE merges two accounts.
+        Participant => "participant_id",
     }
 );
 
@@ -77,6 +79,8 @@ pub struct DecisionContext {
     pub related: Vec<RelatedApplication>,
     /// The application's declarations.
     pub declarations: DeclarationSummary,
+    /// The application's declarations that lead to payment.
+    pub billable_declarations: Vec<BillableDeclaration>,
     /// Every cohort.
     pub cohorts: Vec<Cohort>,
     /// Every schedule of every cohort.
@@ -93,6 +97,16 @@ impl DecisionContext {
                 self.application.id
             )))
         })
+    }
+
+    pub(crate) fn cohort_funding(&self, identifier: CohortIdentifier) -> Result<FundingRegime, DomainError> {
+        self.cohort(identifier).map(|cohort| cohort.funding)
+    }
+
+    /// Returns whether another application of the person, or of an account with the same verified
+    /// TRN, holds a live place on the course in `cohort`.
+    pub(crate) fn has_live_place_in(&self, cohort: CohortIdentifier) -> bool {
+        self.live_place_elsewhere(cohort).is_some()
     }
 
     fn schedule(&self, cohort: CohortIdentifier, identifier: ScheduleIdentifier) -> Option<&Schedule> {
@@ -143,11 +157,25 @@ pub struct Outcome {
     /// People whose applications all show a new `updated_at`, because a change to one of them
     /// changes what lead providers see on the others (such as whether they were funded before).
     pub touched_people: Vec<ParticipantId>,
+    /// Participants whose enrolments changed, each with the lead provider that must notice: a
+    /// change to an application that is or was accepted, seen by its provider before and after.
+    pub changed_participants: Vec<(ParticipantId, LeadProviderId)>,
     /// When the decision was made.
     pub at: Timestamp,
 }
 
 impl Outcome {
+    /// Returns an outcome that changes nothing.
+    pub fn nothing(at: Timestamp) -> Self {
+        Self {
+            changed: Vec::new(),
+            history: Vec::new(),
+            touched_people: Vec::new(),
+            changed_participants: Vec::new(),
+            at,
+        }
+    }
+
     /// Returns whether the decision changed nothing.
     pub fn is_empty(&self) -> bool {
         self.changed.is_empty()
@@ -163,11 +191,7 @@ struct Draft {
 
 impl Draft {
     fn new(actor: &Actor, at: Timestamp) -> Self {
-        Self {
-            actor: actor.clone(),
-            at,
-            outcome: Outcome { changed: Vec::new(), history: Vec::new(), touched_people: Vec::new(), at },
-        }
+        Self { actor: actor.clone(), at, outcome: Outcome::nothing(at) }
     }
 
     /// Records the change from `before` to `after`, with `reason` on every history entry. Nothing is
@@ -226,6 +250,14 @@ impl Draft {
         changed |= before.funding_eligibility_status_code != after.funding_eligibility_status_code;
         changed |= before.accepted_at != after.accepted_at;
         if changed {
+            if before.status == ApplicationStatus::Accepted || after.status == ApplicationStatus::Accepted {
+                for provider in [before.lead_provider_id, after.lead_provider_id] {
+                    let participant = (after.participant_id, provider);
+                    if !self.outcome.changed_participants.contains(&participant) {
+                        self.outcome.changed_participants.push(participant);
+                    }
+                }
+            }
             after.updated_at = self.at;
             self.outcome.changed.push(after);
         }
@@ -240,6 +272,19 @@ impl Draft {
     fn finish(self) -> Outcome {
         self.outcome
     }
+}
+
+/// Builds the outcome of a change to the decided application alone.
+pub(crate) fn single_change(
+    context: &DecisionContext,
+    actor: &Actor,
+    after: Application,
+    reason: Option<&str>,
+    now: Timestamp,
+) -> Outcome {
+    let mut draft = Draft::new(actor, now);
+    draft.change(&context.application, after, reason);
+    draft.finish()
 }
 
 fn error(attribute: &str, message: impl Into<String>) -> FieldError {

@@ -21,6 +21,7 @@ pub mod error;
 pub mod identifiers;
 pub mod ids;
 pub mod listing;
+pub mod participant;
 pub mod person;
 pub mod ports;
 pub mod provider;

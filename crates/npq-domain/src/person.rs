@@ -16,6 +16,8 @@ pub struct Person {
     /// Whether the TRN was checked against the Teaching Regulation Agency's records.
     pub trn_verified: bool,
     pub full_name: String,
+    /// Names the person used before, oldest first.
+    pub previous_names: Vec<String>,
     /// Current email address; `None` when the address was blanked because a later account reused it.
     pub email: Option<String>,
     pub date_of_birth: Option<NaiveDate>,

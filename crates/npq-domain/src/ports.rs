@@ -16,6 +16,7 @@ use crate::decision::{DecisionContext, HistoryEntry, Outcome};
 use crate::error::DomainError;
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::ApplicationQuery;
+use crate::participant::{MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord};
 use crate::person::Person;
 use crate::provider::LeadProvider;
 use crate::{StoreError, Timestamp};
@@ -46,6 +47,9 @@ pub trait ApplicationRepository: Send + Sync {
 /// A decision rule, run by [`DecisionStore::decide`] on the context it loads.
 pub type DecisionRule = Box<dyn FnOnce(&DecisionContext) -> Result<Outcome, DomainError> + Send>;
 
+/// A merge rule, run by [`DecisionStore::merge_accounts`] on the context it loads.
+pub type MergeRule = Box<dyn FnOnce(&MergeContext) -> Result<MergeOutcome, DomainError> + Send>;
+
 /// Applies decisions on applications, each in one transaction.
 #[async_trait]
 pub trait DecisionStore: Send + Sync {
@@ -65,6 +69,18 @@ pub trait DecisionStore: Send + Sync {
         rule: DecisionRule,
     ) -> Result<Option<Outcome>, DomainError>;
 
+    /// Loads both accounts and their applications, runs `rule` and applies its outcome in one
+    /// transaction: the applications move to the kept account, the retired id is recorded as
+    /// replaced (with every earlier change into the retired account), the retired account is
+    /// marked as merged, and the kept person's applications and participants show a new
+    /// `updated_at`. Returns `Ok(None)` when either account does not exist.
+    async fn merge_accounts(
+        &self,
+        kept: ParticipantId,
+        retired: ParticipantId,
+        rule: MergeRule,
+    ) -> Result<Option<MergeOutcome>, DomainError>;
+
     /// Returns any application with its person, whatever its lead provider. For DfE staff only.
     async fn find_any_application(&self, id: ApplicationId) -> Result<Option<(Application, Person)>, StoreError>;
 
@@ -79,6 +95,32 @@ pub trait DecisionStore: Send + Sync {
 
     /// Returns the recorded changes of an application, oldest first.
     async fn application_history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError>;
+}
+
+/// Reads participants: people with an accepted application with the lead provider.
+#[async_trait]
+pub trait ParticipantRepository: Send + Sync {
+    /// Returns one page of the lead provider's participants, in the query's order followed by the
+    /// order in which they became the provider's participants.
+    async fn list_participants(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &ParticipantQuery,
+    ) -> Result<Vec<ParticipantRecord>, StoreError>;
+
+    /// Returns one of the lead provider's participants.
+    async fn find_participant(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+    ) -> Result<Option<ParticipantRecord>, StoreError>;
+
+    /// Returns the change that retired `id`, if DfE merged that account into another, with every
+    /// change into the account that replaced it, newest first.
+    async fn find_retirement(
+        &self,
+        id: ParticipantId,
+    ) -> Result<Option<(ParticipantIdChange, Vec<ParticipantIdChange>)>, StoreError>;
 }
 
 /// Stores API tokens by digest.
@@ -160,6 +202,15 @@ impl<T: DecisionStore + ?Sized> DecisionStore for Arc<T> {
         (**self).decide(id, visible_to, rule).await
     }
 
+    async fn merge_accounts(
+        &self,
+        kept: ParticipantId,
+        retired: ParticipantId,
+        rule: MergeRule,
+    ) -> Result<Option<MergeOutcome>, DomainError> {
+        (**self).merge_accounts(kept, retired, rule).await
+    }
+
     async fn find_any_application(&self, id: ApplicationId) -> Result<Option<(Application, Person)>, StoreError> {
         (**self).find_any_application(id).await
     }
@@ -175,6 +226,32 @@ impl<T: DecisionStore + ?Sized> DecisionStore for Arc<T> {
 
     async fn application_history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
         (**self).application_history(id).await
+    }
+}
+
+#[async_trait]
+impl<T: ParticipantRepository + ?Sized> ParticipantRepository for Arc<T> {
+    async fn list_participants(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &ParticipantQuery,
+    ) -> Result<Vec<ParticipantRecord>, StoreError> {
+        (**self).list_participants(lead_provider, query).await
+    }
+
+    async fn find_participant(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+    ) -> Result<Option<ParticipantRecord>, StoreError> {
+        (**self).find_participant(lead_provider, id).await
+    }
+
+    async fn find_retirement(
+        &self,
+        id: ParticipantId,
+    ) -> Result<Option<(ParticipantIdChange, Vec<ParticipantIdChange>)>, StoreError> {
+        (**self).find_retirement(id).await
     }
 }
 

@@ -17,8 +17,13 @@ use crate::error::DomainError;
 use crate::error::FieldError;
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::ApplicationQuery;
+use crate::participant::{
+    MergeOutcome, ParticipantFilter, ParticipantIdChange, ParticipantQuery, ParticipantView, ScheduleChange,
+    parse_course, parse_deferral_reason, parse_withdrawal_reason, retired_participant_error, target_enrolment,
+};
 use crate::ports::{
-    ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, TokenRepository,
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, MergeRule,
+    ParticipantRepository, TokenRepository,
 };
 use crate::provider::LeadProvider;
 use crate::training::{DeferralReason, TrainingChange, WithdrawalReason};
@@ -260,12 +265,7 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
                 let unchanged = context.application.status == ApplicationStatus::Accepted
                     && context.application.training_status.unwrap_or(TrainingStatus::Active) == change.target();
                 if unchanged {
-                    return Ok(Outcome {
-                        changed: Vec::new(),
-                        history: Vec::new(),
-                        touched_people: Vec::new(),
-                        at: now,
-                    });
+                    return Ok(Outcome::nothing(now));
                 }
                 decision::change_training(context, &actor, change, now)
             }),
@@ -285,6 +285,29 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
         let actor = Actor::Dfe { user: user.to_owned() };
         self.admin_run(id, Box::new(move |context| decision::reject_by_dfe(context, &actor, now, rejection, &note)))
             .await
+    }
+
+    /// Merges the duplicate account `retired` into `kept` (see
+    /// [`crate::participant::merge_accounts`]).
+    pub async fn merge_accounts(
+        &self,
+        user: &str,
+        kept: ParticipantId,
+        retired: ParticipantId,
+        note: String,
+    ) -> Result<MergeOutcome, DomainError> {
+        let now = self.clock.now();
+        let actor = Actor::Dfe { user: user.to_owned() };
+        let rule: MergeRule = Box::new(move |context| crate::participant::merge_accounts(context, &actor, &note, now));
+        match self.store.merge_accounts(kept, retired, rule).await {
+            Ok(Some(outcome)) => Ok(outcome),
+            Ok(None) => Err(DomainError::NotFound),
+            Err(DomainError::Store(StoreError::PlaceTaken)) => Err(DomainError::Invalid(vec![FieldError {
+                attribute: "base".to_owned(),
+                message: "Both accounts hold an accepted place on the same course in the same cohort; reject or withdraw one first.".to_owned(),
+            }])),
+            Err(error) => Err(error),
+        }
     }
 
     /// Expires pending applications created before `created_before` (optionally in one cohort),
@@ -324,6 +347,182 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
             results.push(ExpiryResult { application_id: id, refused });
         }
         Ok(results)
+    }
+}
+
+/// The result of looking up a participant by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParticipantLookup {
+    Found(ParticipantView),
+    /// DfE merged this account into another: the change that retired the id comes first, then
+    /// every change into the account that replaced it.
+    Retired(Vec<ParticipantIdChange>),
+}
+
+/// Reads participants as one lead provider sees them, and applies the provider's actions on their
+/// training. Each action is one transaction (see [`DecisionStore::decide`]).
+#[derive(Debug, Clone)]
+pub struct ParticipantService<S, C> {
+    store: S,
+    clock: C,
+}
+
+impl<S: ParticipantRepository + DecisionStore, C: Clock> ParticipantService<S, C> {
+    pub fn new(store: S, clock: C) -> Self {
+        Self { store, clock }
+    }
+
+    /// Returns one page of the lead provider's participants.
+    pub async fn list(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &ParticipantQuery,
+    ) -> Result<Vec<ParticipantView>, DomainError> {
+        let records = self.store.list_participants(lead_provider, query).await?;
+        Ok(records.into_iter().map(|record| ParticipantView::new(record, &query.filter)).collect())
+    }
+
+    /// Returns one of the lead provider's participants. A retired id is reported whoever asks,
+    /// before visibility is checked; another provider's participant is [`DomainError::NotFound`].
+    pub async fn show(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+    ) -> Result<ParticipantLookup, DomainError> {
+        if let Some((retirement, mut changes)) = self.store.find_retirement(id).await? {
+            changes.retain(|change| change != &retirement);
+            changes.insert(0, retirement);
+            return Ok(ParticipantLookup::Retired(changes));
+        }
+        let record = self.store.find_participant(lead_provider, id).await?.ok_or(DomainError::NotFound)?;
+        Ok(ParticipantLookup::Found(ParticipantView::new(record, &ParticipantFilter::default())))
+    }
+
+    /// Finds the enrolment an action applies to, or why there is none.
+    async fn target(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+        course: Option<&str>,
+        mut errors: Vec<FieldError>,
+    ) -> Result<ApplicationId, DomainError> {
+        if let Some((retirement, _)) = self.store.find_retirement(id).await? {
+            return Err(DomainError::Invalid(vec![retired_participant_error(&retirement)]));
+        }
+        let record = self.store.find_participant(lead_provider, id).await?.ok_or(DomainError::NotFound)?;
+        match parse_course(course) {
+            Err(course_error) => errors.insert(0, course_error),
+            Ok(course) => match target_enrolment(&record.applications, course) {
+                Ok(application) if errors.is_empty() => return Ok(application.id),
+                Ok(_) => {}
+                Err(missing) => errors.insert(0, missing),
+            },
+        }
+        Err(DomainError::Invalid(errors))
+    }
+
+    async fn act(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+        application: ApplicationId,
+        rule: DecisionRule,
+    ) -> Result<ParticipantView, DomainError> {
+        match self.store.decide(application, Some(lead_provider), rule).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(DomainError::NotFound),
+            Err(DomainError::Store(StoreError::PlaceTaken)) => {
+                return Err(DomainError::Invalid(vec![another_accepted_application_error()]));
+            }
+            Err(error) => return Err(error),
+        }
+        let record = self.store.find_participant(lead_provider, id).await?.ok_or(DomainError::NotFound)?;
+        Ok(ParticipantView::new(record, &ParticipantFilter::default()))
+    }
+
+    /// Defers the participant's training on one course, with a deferral reason.
+    pub async fn defer(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+        course: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<ParticipantView, DomainError> {
+        let reason = parse_deferral_reason(reason);
+        let reason_errors = reason.clone().err().into_iter().collect();
+        let application = self.target(lead_provider, id, course, reason_errors).await?;
+        let change = TrainingChange::Defer(reason.map_err(|error| DomainError::Invalid(vec![error]))?);
+        self.training(lead_provider, id, application, course, change).await
+    }
+
+    /// Withdraws the participant from one course, with a withdrawal reason.
+    pub async fn withdraw(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+        course: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<ParticipantView, DomainError> {
+        let reason = parse_withdrawal_reason(reason);
+        let reason_errors = reason.clone().err().into_iter().collect();
+        let application = self.target(lead_provider, id, course, reason_errors).await?;
+        let change = TrainingChange::Withdraw(reason.map_err(|error| DomainError::Invalid(vec![error]))?);
+        self.training(lead_provider, id, application, course, change).await
+    }
+
+    /// Resumes a deferred or withdrawn participant's training on one course.
+    pub async fn resume(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+        course: Option<&str>,
+    ) -> Result<ParticipantView, DomainError> {
+        let application = self.target(lead_provider, id, course, Vec::new()).await?;
+        self.training(lead_provider, id, application, course, TrainingChange::Resume).await
+    }
+
+    async fn training(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+        application: ApplicationId,
+        course: Option<&str>,
+        change: TrainingChange,
+    ) -> Result<ParticipantView, DomainError> {
+        let course = parse_course(course).map_err(|error| DomainError::Invalid(vec![error]))?;
+        let now = self.clock.now();
+        self.act(
+            lead_provider,
+            id,
+            application,
+            Box::new(move |context| {
+                crate::participant::change_participant_training(context, lead_provider, course, change, now)
+            }),
+        )
+        .await
+    }
+
+    /// Moves the participant's enrolment on one course to another schedule, and to the cohort of
+    /// that schedule (see [`crate::participant::change_schedule`]).
+    pub async fn change_schedule(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+        course: Option<&str>,
+        schedule_identifier: Option<String>,
+        cohort: Option<String>,
+    ) -> Result<ParticipantView, DomainError> {
+        let application = self.target(lead_provider, id, course, Vec::new()).await?;
+        let course = parse_course(course).map_err(|error| DomainError::Invalid(vec![error]))?;
+        let request = ScheduleChange { course, schedule_identifier, cohort };
+        let now = self.clock.now();
+        self.act(
+            lead_provider,
+            id,
+            application,
+            Box::new(move |context| crate::participant::change_schedule(context, lead_provider, &request, now)),
+        )
+        .await
     }
 }
 

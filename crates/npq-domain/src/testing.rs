@@ -7,19 +7,24 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::TimeZone;
 
+use crate::application::TrainingStatus;
 use crate::application::{
     Application, ApplicationStatus, FundingEligibilityStatusCode, FundingHistoryEntry, TeacherCatchment, WorkSetting,
 };
 use crate::auth::{ApiToken, TokenDigest};
 use crate::cohort::{Cohort, CohortIdentifier, FundingRegime};
 use crate::course::Course;
-use crate::decision::{DecisionContext, HistoryEntry, Outcome, RelatedApplication, holds_live_place};
+use crate::decision::{DecisionContext, HistoryEntry, HistoryField, Outcome, RelatedApplication, holds_live_place};
 use crate::error::DomainError;
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::{ApplicationQuery, Direction, SortField};
+use crate::participant::{
+    FromParticipant, MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord,
+};
 use crate::person::Person;
 use crate::ports::{
-    ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, TokenRepository,
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, MergeRule,
+    ParticipantRepository, TokenRepository,
 };
 use crate::provider::LeadProvider;
 use crate::schedule::{Schedule, standard_schedules};
@@ -43,6 +48,21 @@ pub struct MemoryStore {
     pub declarations: Mutex<HashMap<ApplicationId, DeclarationSummary>>,
     /// Every recorded change, oldest first.
     pub history: Mutex<Vec<HistoryEntry>>,
+    /// Participants in the order they became a provider's participant, with when they last changed.
+    /// A person with an accepted application but no entry here counts as a participant since the
+    /// acceptance.
+    pub participants: Mutex<Vec<ParticipantEntry>>,
+    /// Merged accounts, oldest first.
+    pub id_changes: Mutex<Vec<ParticipantIdChange>>,
+}
+
+/// One participant of one lead provider in [`MemoryStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParticipantEntry {
+    pub person: ParticipantId,
+    pub lead_provider: LeadProviderId,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// Runs a future that never waits on I/O, as every future over the in-memory store is.
@@ -233,6 +253,7 @@ impl DecisionStore for MemoryStore {
             person,
             related,
             declarations,
+            billable_declarations: Vec::new(),
             cohorts: self.cohorts.clone(),
             schedules: self.schedules.clone(),
             lead_providers: self.providers.clone(),
@@ -260,6 +281,84 @@ impl DecisionStore for MemoryStore {
         }
         *rows = updated;
         self.history.lock().map_err(|_| poisoned())?.extend(outcome.history.iter().cloned());
+        let mut participants = self.participants.lock().map_err(|_| poisoned())?;
+        for (person, lead_provider) in &outcome.changed_participants {
+            match participants.iter_mut().find(|entry| entry.person == *person && entry.lead_provider == *lead_provider)
+            {
+                Some(entry) => entry.updated_at = outcome.at,
+                None => participants.push(ParticipantEntry {
+                    person: *person,
+                    lead_provider: *lead_provider,
+                    created_at: outcome.at,
+                    updated_at: outcome.at,
+                }),
+            }
+        }
+        Ok(Some(outcome))
+    }
+
+    async fn merge_accounts(
+        &self,
+        kept: ParticipantId,
+        retired: ParticipantId,
+        rule: MergeRule,
+    ) -> Result<Option<MergeOutcome>, DomainError> {
+        self.fail_if_configured()?;
+        let poisoned = || DomainError::Store(StoreError::Other("lock poisoned".to_owned()));
+        let mut rows = self.applications.lock().map_err(|_| poisoned())?;
+        let person_of = |id: ParticipantId| {
+            rows.iter().find(|(application, _)| application.participant_id == id).map(|(_, person)| person.clone())
+        };
+        let (Some(kept_person), Some(retired_person)) = (person_of(kept), person_of(retired)) else { return Ok(None) };
+        let applications_of = |id: ParticipantId| -> Vec<Application> {
+            rows.iter()
+                .filter(|(application, _)| application.participant_id == id)
+                .map(|(application, _)| application.clone())
+                .collect()
+        };
+        let mut changes = self.id_changes.lock().map_err(|_| poisoned())?;
+        let context = MergeContext {
+            kept_applications: applications_of(kept),
+            kept_is_retired: changes.iter().any(|change| change.from_participant_id == kept),
+            retired_applications: applications_of(retired),
+            retired_is_retired: changes.iter().any(|change| change.from_participant_id == retired),
+            kept: kept_person.clone(),
+            retired: retired_person,
+        };
+        let outcome = rule(&context)?;
+        let mut providers = Vec::new();
+        for (application, person) in rows.iter_mut() {
+            if application.participant_id == retired {
+                application.participant_id = kept;
+                *person = kept_person.clone();
+                if application.status == ApplicationStatus::Accepted {
+                    providers.push(application.lead_provider_id);
+                }
+            }
+            if application.participant_id == kept {
+                application.updated_at = application.updated_at.max(outcome.change.changed_at);
+            }
+        }
+        for change in changes.iter_mut().filter(|change| change.to_participant_id == retired) {
+            change.to_participant_id = kept;
+        }
+        changes.retain(|change| change.from_participant_id != kept);
+        changes.push(outcome.change.clone());
+        self.history.lock().map_err(|_| poisoned())?.extend(outcome.history.iter().cloned());
+        let mut participants = self.participants.lock().map_err(|_| poisoned())?;
+        for entry in participants.iter_mut().filter(|entry| entry.person == kept) {
+            entry.updated_at = outcome.change.changed_at;
+        }
+        for provider in providers {
+            if !participants.iter().any(|entry| entry.person == kept && entry.lead_provider == provider) {
+                participants.push(ParticipantEntry {
+                    person: kept,
+                    lead_provider: provider,
+                    created_at: outcome.change.changed_at,
+                    updated_at: outcome.change.changed_at,
+                });
+            }
+        }
         Ok(Some(outcome))
     }
 
@@ -296,6 +395,160 @@ impl DecisionStore for MemoryStore {
     async fn application_history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
         let history = self.history.lock().map_err(|_| StoreError::Other("history lock poisoned".to_owned()))?;
         Ok(history.iter().filter(|entry| entry.application_id == id).cloned().collect())
+    }
+}
+
+impl MemoryStore {
+    /// Returns the lead provider's participant entries in order: recorded ones first, then people
+    /// with an accepted application but no entry, by acceptance.
+    fn participant_entries(&self, lead_provider: LeadProviderId) -> Vec<ParticipantEntry> {
+        let rows = self.applications();
+        let mut entries: Vec<ParticipantEntry> = self
+            .participants
+            .lock()
+            .map(|entries| entries.iter().filter(|entry| entry.lead_provider == lead_provider).cloned().collect())
+            .unwrap_or_default();
+        let mut implicit: Vec<ParticipantEntry> = Vec::new();
+        for (application, _) in &rows {
+            let is_enrolment =
+                application.lead_provider_id == lead_provider && application.status == ApplicationStatus::Accepted;
+            if !is_enrolment || entries.iter().any(|entry| entry.person == application.participant_id) {
+                continue;
+            }
+            let since = application.accepted_at.unwrap_or(application.created_at);
+            match implicit.iter_mut().find(|entry| entry.person == application.participant_id) {
+                Some(entry) => {
+                    entry.created_at = entry.created_at.min(since);
+                    entry.updated_at = entry.updated_at.max(application.updated_at);
+                }
+                None => implicit.push(ParticipantEntry {
+                    person: application.participant_id,
+                    lead_provider,
+                    created_at: since,
+                    updated_at: application.updated_at,
+                }),
+            }
+        }
+        implicit.sort_by_key(|entry| entry.created_at);
+        entries.extend(implicit);
+        entries
+    }
+
+    fn participant_record(&self, entry: &ParticipantEntry) -> Option<ParticipantRecord> {
+        let rows = self.applications();
+        let mut applications: Vec<Application> = rows
+            .iter()
+            .filter(|(application, _)| {
+                application.participant_id == entry.person
+                    && application.lead_provider_id == entry.lead_provider
+                    && application.status == ApplicationStatus::Accepted
+            })
+            .map(|(application, _)| application.clone())
+            .collect();
+        if applications.is_empty() {
+            return None;
+        }
+        applications.sort_by_key(|application| (application.accepted_at, application.created_at));
+        let person = rows.iter().find(|(application, _)| application.participant_id == entry.person)?.1.clone();
+        let ids: Vec<ApplicationId> = applications.iter().map(|application| application.id).collect();
+        let training_history = self
+            .history
+            .lock()
+            .map(|history| {
+                history
+                    .iter()
+                    .filter(|change| {
+                        ids.contains(&change.application_id) && change.field == HistoryField::TrainingStatus
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut id_changes: Vec<ParticipantIdChange> = self
+            .id_changes
+            .lock()
+            .map(|changes| changes.iter().filter(|change| change.to_participant_id == entry.person).cloned().collect())
+            .unwrap_or_default();
+        id_changes.reverse();
+        let updated_at = entry.updated_at.max(person.updated_at);
+        Some(ParticipantRecord { person, applications, training_history, id_changes, updated_at })
+    }
+}
+
+#[async_trait]
+impl ParticipantRepository for MemoryStore {
+    async fn list_participants(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &ParticipantQuery,
+    ) -> Result<Vec<ParticipantRecord>, StoreError> {
+        self.fail_if_configured()?;
+        let filter = &query.filter;
+        let mut records: Vec<(usize, ParticipantEntry, ParticipantRecord)> = self
+            .participant_entries(lead_provider)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, entry)| self.participant_record(&entry).map(|record| (index, entry, record)))
+            .filter(|(_, _, record)| filter.updated_since.is_none_or(|since| record.updated_at >= since))
+            .filter(|(_, _, record)| {
+                filter.training_status.is_none_or(|wanted| {
+                    record
+                        .applications
+                        .iter()
+                        .any(|application| application.training_status.unwrap_or(TrainingStatus::Active) == wanted)
+                })
+            })
+            .filter(|(_, _, record)| match filter.from_participant_id {
+                None => true,
+                Some(FromParticipant::Id(from)) => {
+                    record.id_changes.iter().any(|change| change.from_participant_id == from)
+                }
+                Some(FromParticipant::NoMatch) => false,
+            })
+            .collect();
+        records.sort_by(|(left_index, left_entry, left), (right_index, right_entry, right)| {
+            for key in query.sort.keys() {
+                let ordering = match key.field {
+                    SortField::CreatedAt => left_entry.created_at.cmp(&right_entry.created_at),
+                    SortField::UpdatedAt => left.updated_at.cmp(&right.updated_at),
+                };
+                let ordering = if key.direction == Direction::Descending { ordering.reverse() } else { ordering };
+                if ordering.is_ne() {
+                    return ordering;
+                }
+            }
+            left_index.cmp(right_index)
+        });
+        let offset = usize::try_from(query.page.offset()).unwrap_or(usize::MAX);
+        let per_page = usize::try_from(query.page.per_page()).unwrap_or(usize::MAX);
+        Ok(records.into_iter().skip(offset).take(per_page).map(|(_, _, record)| record).collect())
+    }
+
+    async fn find_participant(
+        &self,
+        lead_provider: LeadProviderId,
+        id: ParticipantId,
+    ) -> Result<Option<ParticipantRecord>, StoreError> {
+        self.fail_if_configured()?;
+        Ok(self
+            .participant_entries(lead_provider)
+            .iter()
+            .find(|entry| entry.person == id)
+            .and_then(|entry| self.participant_record(entry)))
+    }
+
+    async fn find_retirement(
+        &self,
+        id: ParticipantId,
+    ) -> Result<Option<(ParticipantIdChange, Vec<ParticipantIdChange>)>, StoreError> {
+        let changes = self.id_changes.lock().map_err(|_| StoreError::Other("id change lock poisoned".to_owned()))?;
+        let Some(retirement) = changes.iter().find(|change| change.from_participant_id == id).cloned() else {
+            return Ok(None);
+        };
+        let mut into_kept: Vec<ParticipantIdChange> =
+            changes.iter().filter(|change| change.to_participant_id == retirement.to_participant_id).cloned().collect();
+        into_kept.reverse();
+        Ok(Some((retirement, into_kept)))
     }
 }
 
@@ -360,6 +613,7 @@ pub fn person(full_name: &str) -> Person {
         trn: "1234567".parse().ok(),
         trn_verified: true,
         full_name: full_name.to_owned(),
+        previous_names: Vec::new(),
         email: Some(format!("{}@example.com", full_name.to_lowercase().replace(' ', "."))),
         date_of_birth: None,
         created_at: june(1, 9),

@@ -1,8 +1,10 @@
 //! Training status: whether an accepted participant is training, paused or has left, and the
 //! transitions between those states.
 
+use crate::Timestamp;
 use crate::application::TrainingStatus;
 use crate::error::FieldError;
+use crate::schedule::DeclarationType;
 
 text_enum!(
     /// A reason a participant paused their training.
@@ -53,6 +55,13 @@ pub struct DeclarationSummary {
     pub billable: u32,
     /// `started` declarations that are not voided.
     pub started: u32,
+}
+
+/// A declaration that leads to payment, as far as schedule rules need to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BillableDeclaration {
+    pub declaration_type: DeclarationType,
+    pub declaration_date: Timestamp,
 }
 
 /// A change of training status asked for by a lead provider or DfE.

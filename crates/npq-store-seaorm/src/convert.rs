@@ -68,6 +68,8 @@ pub(crate) fn person_from_row(row: &person::Model) -> Result<Person, StoreError>
         trn: parse_optional("people.trn", row.trn.as_deref())?,
         trn_verified: row.trn_verified,
         full_name: row.full_name.clone(),
+        previous_names: serde_json::from_str(&row.previous_names)
+            .map_err(|error| corrupt("people.previous_names", error))?,
         email: row.email.clone(),
         date_of_birth: row.date_of_birth,
         created_at: row.created_at,
@@ -219,6 +221,8 @@ pub(crate) fn person_to_row(person: &Person) -> person::ActiveModel {
         trn: Set(person.trn.as_ref().map(|trn| trn.as_str().to_owned())),
         trn_verified: Set(person.trn_verified),
         full_name: Set(person.full_name.clone()),
+        previous_names: Set(serde_json::Value::from(person.previous_names.clone()).to_string()),
+        merged_into_id: NotSet,
         email: Set(person.email.clone()),
         date_of_birth: Set(person.date_of_birth),
         created_at: Set(stored_instant(person.created_at)),

@@ -16,8 +16,9 @@ use npq_domain::cohort::{Cohort, CohortIdentifier};
 use npq_domain::decision::{Actor, DecisionContext, HistoryEntry, Outcome, RelatedApplication};
 use npq_domain::error::DomainError;
 use npq_domain::ids::{ApplicationId, LeadProviderId, ParticipantId};
+use npq_domain::participant::MergeOutcome;
 use npq_domain::person::Person;
-use npq_domain::ports::{DecisionRule, DecisionStore};
+use npq_domain::ports::{DecisionRule, DecisionStore, MergeRule};
 use npq_domain::provider::LeadProvider;
 use npq_domain::schedule::{Schedule, ScheduleIdentifier};
 use npq_domain::training::DeclarationSummary;
@@ -25,8 +26,8 @@ use npq_domain::{StoreError, Timestamp};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::Store;
@@ -39,7 +40,7 @@ use crate::error::{corrupt, to_store_error};
 use crate::writes::{PersonKey, application_keys, load_keys};
 
 /// Reference data read inside a decision's transaction, with the internal ids rows refer to.
-struct Reference {
+pub(crate) struct Reference {
     cohorts: Vec<Cohort>,
     cohort_ids: HashMap<i64, CohortIdentifier>,
     schedules: Vec<Schedule>,
@@ -48,7 +49,14 @@ struct Reference {
     lead_provider_ids: HashMap<i64, LeadProviderId>,
 }
 
-async fn load_reference(txn: &DatabaseTransaction) -> Result<Reference, StoreError> {
+impl Reference {
+    /// Returns the public id of the lead provider with this internal id.
+    pub(crate) fn lead_provider_id(&self, id: i64) -> Option<LeadProviderId> {
+        self.lead_provider_ids.get(&id).copied()
+    }
+}
+
+pub(crate) async fn load_reference<C: ConnectionTrait>(txn: &C) -> Result<Reference, StoreError> {
     let cohort_rows = cohort::Entity::find().all(txn).await.map_err(to_store_error)?;
     let mut cohorts = Vec::with_capacity(cohort_rows.len());
     let mut cohort_ids = HashMap::new();
@@ -82,7 +90,7 @@ async fn load_reference(txn: &DatabaseTransaction) -> Result<Reference, StoreErr
     Ok(Reference { cohorts, cohort_ids, schedules, schedule_ids, lead_providers, lead_provider_ids })
 }
 
-fn application_from(
+pub(crate) fn application_from(
     row: &application::Model,
     people: &HashMap<i64, person::Model>,
     reference: &Reference,
@@ -204,6 +212,7 @@ impl Store {
             related,
             // NOTE: declarations are not stored yet, so every application counts as having none.
             declarations: DeclarationSummary::default(),
+            billable_declarations: Vec::new(),
             cohorts: reference.cohorts.clone(),
             schedules: reference.schedules.clone(),
             lead_providers: reference.lead_providers.clone(),
@@ -296,6 +305,7 @@ impl Store {
                 .await
                 .map_err(to_store_error)?;
         }
+        crate::participants::mark_changed(txn, &outcome.changed_participants, outcome.at).await?;
         Ok(Some(outcome))
     }
 }
@@ -311,6 +321,26 @@ impl DecisionStore for Store {
         let txn = self.begin_write().await?;
         let decided = self.decide_in(&txn, id, visible_to, rule).await;
         match decided {
+            Ok(Some(outcome)) => {
+                txn.commit().await.map_err(to_store_error)?;
+                Ok(Some(outcome))
+            }
+            other => {
+                txn.rollback().await.map_err(to_store_error)?;
+                other
+            }
+        }
+    }
+
+    async fn merge_accounts(
+        &self,
+        kept: ParticipantId,
+        retired: ParticipantId,
+        rule: MergeRule,
+    ) -> Result<Option<MergeOutcome>, DomainError> {
+        let txn = self.begin_write().await?;
+        let merged = self.merge_accounts_in(&txn, kept, retired, rule).await;
+        match merged {
             Ok(Some(outcome)) => {
                 txn.commit().await.map_err(to_store_error)?;
                 Ok(Some(outcome))

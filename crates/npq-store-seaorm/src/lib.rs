@@ -11,6 +11,7 @@ mod decisions;
 pub mod entity;
 mod error;
 pub mod migration;
+mod participants;
 mod repository;
 pub mod seed;
 pub mod test_support;

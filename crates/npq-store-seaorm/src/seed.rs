@@ -335,6 +335,7 @@ fn invented_person(rng: &mut ChaCha8Rng, index: usize, trn_offset: u64, created_
         trn: if has_trn { trn_number.to_string().parse().ok() } else { None },
         trn_verified: has_trn && rng.random_bool(0.9),
         full_name: format!("{first} {last}"),
+        previous_names: Vec::new(),
         // One address in fifty was blanked because a later account reused it.
         email: if rng.random_bool(0.98) {
             Some(format!("{}.{}.{index}@example.com", first.to_lowercase(), last.to_lowercase()))

@@ -230,6 +230,7 @@ impl Store {
                 .collect::<Result<Vec<_>, StoreError>>()?;
             application::Entity::insert_many(rows).exec_without_returning(&txn).await.map_err(to_store_error)?;
         }
+        crate::participants::add_missing(&txn).await?;
         txn.commit().await.map_err(to_store_error)
     }
 
@@ -279,6 +280,7 @@ impl Store {
             .exec(&txn)
             .await
             .map_err(to_store_error)?;
+        crate::participants::touch_people(&txn, person_ids.clone(), person.updated_at).await?;
         // A live place is held under the verified TRN too, so a change of TRN moves that key.
         let trn_place = match person.verified_trn() {
             Some(trn) => Expr::cust_with_exprs(

@@ -166,12 +166,7 @@ async fn a_decision_that_breaks_a_constraint_writes_nothing(backend: Backend) {
         application.updated_at = at;
         application
     };
-    let outcome = Outcome {
-        changed: vec![accept(first.clone()), accept(second.clone())],
-        history: Vec::new(),
-        touched_people: Vec::new(),
-        at,
-    };
+    let outcome = Outcome { changed: vec![accept(first.clone()), accept(second.clone())], ..Outcome::nothing(at) };
     let result = world.database.store.decide(first.id, None, Box::new(move |_| Ok(outcome))).await;
     assert_eq!(result, Err(DomainError::Store(StoreError::PlaceTaken)));
     assert_eq!(world.stored(&applications[0]).await, first, "the first write was rolled back");

@@ -11,5 +11,7 @@ pub mod cohort;
 pub mod delivery_partner;
 pub mod delivery_partnership;
 pub mod lead_provider;
+pub mod participant;
+pub mod participant_id_change;
 pub mod person;
 pub mod schedule;

@@ -14,6 +14,10 @@ pub struct Model {
     pub date_of_birth: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Names the person used before, as a JSON array of strings, oldest first.
+    pub previous_names: String,
+    /// The person whose account replaced this one when DfE merged them.
+    pub merged_into_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

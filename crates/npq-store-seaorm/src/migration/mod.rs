@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_initial_schema;
 mod m20261204_000002_application_decisions;
+mod m20261204_000003_participants;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261204_000001_initial_schema::Migration),
             Box::new(m20261204_000002_application_decisions::Migration),
+            Box::new(m20261204_000003_participants::Migration),
         ]
     }
 }
