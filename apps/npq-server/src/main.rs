@@ -1,16 +1,18 @@
 //! The npq server and its operator command line. This file contains configuration and wiring only:
 //! every rule lives in npq-domain, storage in npq-store-seaorm and HTTP in npq-api.
 
+mod operator;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use npq_api::{ApiState, TokenStore};
+use npq_api::ApiState;
 use npq_domain::auth::{MIN_SECRET_BYTES, TokenKey};
-use npq_domain::ports::{ApplicationRepository, Clock, SystemClock};
-use npq_domain::service::{ApplicationService, TokenService};
+use npq_domain::ports::SystemClock;
+use npq_domain::service::TokenService;
 use npq_store_seaorm::{DEFAULT_DATABASE_URL, Store, redact_database_url, seed};
 use rand::RngCore;
 
@@ -53,12 +55,28 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Print the OpenAPI document of API v3.
+    /// Correct an application as DfE staff: the admin API's actions from the command line.
+    Application(operator::ApplicationCommand),
+    /// Merge a person's duplicate accounts, as DfE staff.
+    Participant(operator::ParticipantCommand),
+    /// Print an OpenAPI document: the lead provider API v3, or the DfE admin API.
     Openapi {
+        /// Which document to print.
+        #[arg(long, value_enum, default_value_t = Document::V3)]
+        document: Document,
         /// Write the document to this file instead of standard output.
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
+}
+
+/// An OpenAPI document the server publishes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Document {
+    /// The lead provider API v3.
+    V3,
+    /// The DfE admin API.
+    Admin,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +106,13 @@ enum TokenCommand {
         /// Note on who uses the token, such as the provider's integration name.
         #[arg(long)]
         description: Option<String>,
+    },
+    /// Create a DfE admin token for one staff member. The token is printed once, alone on the last
+    /// line.
+    CreateAdmin {
+        /// Name of the staff member, such as their email address; every change they make records it.
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -140,8 +165,31 @@ async fn main() -> Result<()> {
             println!("{}", plain.expose());
             Ok(())
         }
-        Command::Openapi { output } => {
-            let document = npq_api::openapi_document_json();
+        Command::Token { command: TokenCommand::CreateAdmin { user } } => {
+            let store = open_store(&cli.global).await?;
+            store.migrate().await.context("migration failed")?;
+            let tokens = TokenService::new(store, token_key(&cli.global)?, SystemClock);
+            let (token, plain) =
+                tokens.issue_admin_token(&user, &mut rand::rng()).await.context("cannot create the token")?;
+            tracing::info!(token_id = %token.id, user = %user.trim(), "created a DfE admin token; it is shown once");
+            println!("{}", plain.expose());
+            Ok(())
+        }
+        Command::Application(command) => {
+            let store = open_store(&cli.global).await?;
+            store.migrate().await.context("migration failed")?;
+            operator::run(store, command).await
+        }
+        Command::Participant(command) => {
+            let store = open_store(&cli.global).await?;
+            store.migrate().await.context("migration failed")?;
+            operator::run_participant(store, command).await
+        }
+        Command::Openapi { document, output } => {
+            let document = match document {
+                Document::V3 => npq_api::openapi_document_json(),
+                Document::Admin => npq_api::admin_openapi_document_json(),
+            };
             match output {
                 Some(path) => {
                     std::fs::write(&path, document).with_context(|| format!("cannot write {}", path.display()))
@@ -222,11 +270,7 @@ async fn serve(options: &GlobalOptions, serve: ServeOptions) -> Result<()> {
     }
     let key = token_key(options)?;
 
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let applications: Arc<dyn ApplicationRepository> = Arc::new(store.clone());
-    let tokens: Arc<dyn TokenStore> = Arc::new(store.clone());
-    let state =
-        ApiState { applications: ApplicationService::new(applications), tokens: TokenService::new(tokens, key, clock) };
+    let state = ApiState::over(store.clone(), key, Arc::new(SystemClock));
 
     let listener = poem::listener::TcpListener::bind(serve.bind);
     tracing::info!(

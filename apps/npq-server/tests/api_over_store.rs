@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use npq_api::{ApiState, TokenStore};
+use npq_api::ApiState;
 use npq_domain::auth::{PlainToken, TokenKey};
-use npq_domain::ports::{ApplicationRepository, Clock, SystemClock};
-use npq_domain::service::{ApplicationService, TokenService};
+use npq_domain::ports::SystemClock;
 use npq_store_seaorm::backend_tests;
 use npq_store_seaorm::seed;
 use npq_store_seaorm::test_support::{Backend, TestDatabase};
@@ -24,13 +23,7 @@ struct Api {
 async fn api(backend: Backend) -> Api {
     let database = TestDatabase::create(backend).await;
     seed::seed(&database.store, 1200, 8).await.unwrap();
-    let applications: Arc<dyn ApplicationRepository> = Arc::new(database.store.clone());
-    let tokens: Arc<dyn TokenStore> = Arc::new(database.store.clone());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let state = ApiState {
-        applications: ApplicationService::new(applications),
-        tokens: TokenService::new(tokens, TokenKey::derive(&[3u8; 32]).unwrap(), clock),
-    };
+    let state = ApiState::over(database.store.clone(), TokenKey::derive(&[3u8; 32]).unwrap(), Arc::new(SystemClock));
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
     let (_, _, ambition) = state.tokens.issue_lead_provider_token("Ambition Institute", None, &mut rng).await.unwrap();
     let (_, _, teach_first) = state.tokens.issue_lead_provider_token("Teach First", None, &mut rng).await.unwrap();

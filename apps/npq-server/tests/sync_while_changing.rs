@@ -5,10 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
-use npq_api::{ApiState, TokenStore};
+use npq_api::ApiState;
 use npq_domain::auth::TokenKey;
-use npq_domain::ports::{ApplicationRepository, Clock, LeadProviderRepository, SystemClock};
-use npq_domain::service::{ApplicationService, TokenService};
+use npq_domain::ports::{ApplicationRepository, LeadProviderRepository, SystemClock};
 use npq_store_seaorm::backend_tests;
 use npq_store_seaorm::seed::{self, applicants, reference_data};
 use npq_store_seaorm::test_support::{Backend, TestDatabase};
@@ -18,10 +17,7 @@ use rand::SeedableRng;
 const PAGE_SIZE: usize = 40;
 
 fn state(database: &TestDatabase, key: TokenKey) -> ApiState {
-    let applications: Arc<dyn ApplicationRepository> = Arc::new(database.store.clone());
-    let tokens: Arc<dyn TokenStore> = Arc::new(database.store.clone());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    ApiState { applications: ApplicationService::new(applications), tokens: TokenService::new(tokens, key, clock) }
+    ApiState::over(database.store.clone(), key, Arc::new(SystemClock))
 }
 
 async fn page_walk_survives_creates_and_updates(backend: Backend) {

@@ -1,4 +1,5 @@
-//! Lead provider authentication: the bearer token security scheme and its extractor.
+//! Authentication: the bearer token security schemes of the lead provider API and of the DfE
+//! admin API, and their extractors.
 
 use npq_domain::auth::PlainToken;
 use npq_domain::ids::LeadProviderId;
@@ -10,8 +11,11 @@ use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use crate::error::ApiError;
 use crate::state::ApiState;
 
-/// Name of the security scheme in the OpenAPI document.
+/// Name of the lead provider security scheme in the v3 OpenAPI document.
 const SCHEME_NAME: &str = "bearerAuth";
+
+/// Name of the DfE staff security scheme in the admin OpenAPI document.
+const ADMIN_SCHEME_NAME: &str = "adminBearerAuth";
 
 /// The lead provider that the request's API token belongs to.
 ///
@@ -55,16 +59,71 @@ impl<'a> ApiExtractor<'a> for LeadProviderAuth {
         _body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let Some(state) = request.data::<ApiState>() else {
-            tracing::error!("the API state is missing from the request; routes() adds it");
-            return Err(ApiError::Internal.into());
-        };
-        let Some(token) = presented_token(request) else {
-            return Err(ApiError::Unauthenticated.into());
-        };
+        let (state, token) = state_and_token(request)?;
         let lead_provider = state.tokens.authenticate_lead_provider(&token).await.map_err(ApiError::from)?;
         Ok(Self(lead_provider))
     }
+}
+
+/// The DfE staff member that the request's admin token belongs to, by the name recorded when the
+/// token was issued.
+///
+/// As an operation argument it authenticates the request: a missing or unknown token, or a token
+/// that is not an admin token (such as a lead provider's), ends the request with 401. Put it
+/// first, so authentication comes before any parameter is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminAuth(pub String);
+
+impl<'a> ApiExtractor<'a> for AdminAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            ADMIN_SCHEME_NAME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "An admin token issued to a named DfE staff member, sent as `Authorization: Bearer <token>`. \
+                     Lead provider tokens are not accepted.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![ADMIN_SCHEME_NAME]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let (state, token) = state_and_token(request)?;
+        let user = state.tokens.authenticate_admin(&token).await.map_err(ApiError::from)?;
+        Ok(Self(user))
+    }
+}
+
+/// Returns the API state and the presented token, or the error that ends the request: 401 without
+/// a token, 500 when `routes()` did not attach the state.
+fn state_and_token(request: &Request) -> Result<(&ApiState, PlainToken), ApiError> {
+    let Some(state) = request.data::<ApiState>() else {
+        tracing::error!("the API state is missing from the request; routes() adds it");
+        return Err(ApiError::Internal);
+    };
+    let token = presented_token(request).ok_or(ApiError::Unauthenticated)?;
+    Ok((state, token))
 }
 
 /// Reads the token from `Authorization: Bearer <token>`, or from the `Token <token>` and

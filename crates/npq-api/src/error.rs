@@ -31,7 +31,7 @@ pub enum ApiError {
     /// 400: the request cannot be read, such as a query parameter with an invalid value.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// 401: the API token is missing, unknown or not a lead provider token.
+    /// 401: the API token is missing, unknown or of a scope the API does not accept.
     #[error("unauthenticated")]
     Unauthenticated,
     /// 404: no such route, or no such resource visible to the caller.
@@ -144,14 +144,7 @@ pub struct UnprocessableEntityResponse {
 
 impl UnprocessableEntityResponse {
     fn new(field_errors: &[FieldError]) -> Self {
-        let mut errors: Vec<ErrorDetail> = Vec::new();
-        for field_error in field_errors {
-            let entry = ErrorDetail { title: field_error.attribute.clone(), detail: field_error.message.clone() };
-            if !errors.contains(&entry) {
-                errors.push(entry);
-            }
-        }
-        Self { errors }
+        Self { errors: error_details(field_errors) }
     }
 
     fn to_json_value(&self) -> serde_json::Value {
@@ -159,14 +152,27 @@ impl UnprocessableEntityResponse {
     }
 }
 
-/// The API token is missing, unknown or not a lead provider token.
+/// Converts failed rules into error list entries titled with their attribute: one entry per
+/// attribute and distinct message, in the order the rules failed.
+pub fn error_details(field_errors: &[FieldError]) -> Vec<ErrorDetail> {
+    let mut errors: Vec<ErrorDetail> = Vec::new();
+    for field_error in field_errors {
+        let entry = ErrorDetail { title: field_error.attribute.clone(), detail: field_error.message.clone() };
+        if !errors.contains(&entry) {
+            errors.push(entry);
+        }
+    }
+    errors
+}
+
+/// The API token is missing, unknown or not accepted by this API.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct UnauthorisedResponse {
     /// The reason access was denied.
     pub error: String,
 }
 
-/// No such route, or no such resource belongs to the caller. An id that is not a UUID finds
+/// No such route, or no such resource visible to the caller. An id that is not a UUID finds
 /// nothing too.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct NotFoundResponse {
@@ -193,33 +199,48 @@ pub enum ErrorStatus {
     ServiceUnavailable,
 }
 
+/// The callers an operation serves, which decides how its 401 and 404 are described.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Lead providers, through the v3 API.
+    LeadProvider,
+    /// DfE staff, through the admin API.
+    DfeStaff,
+}
+
 impl ErrorStatus {
-    fn meta(self) -> MetaResponse {
-        let (status, description, schema) = match self {
-            Self::BadRequest => (
+    fn meta(self, audience: Audience) -> MetaResponse {
+        let (status, description, schema) = match (self, audience) {
+            (Self::BadRequest, _) => (
                 400,
                 "A query parameter, the query string or the request body is invalid; the detail says which and how to fix it.",
                 BadRequestResponse::schema_ref(),
             ),
-            Self::Unauthorised => (
+            (Self::Unauthorised, Audience::LeadProvider) => (
                 401,
                 "The API token is missing, unknown or not a lead provider token.",
                 UnauthorisedResponse::schema_ref(),
             ),
-            Self::NotFound => (
+            (Self::Unauthorised, Audience::DfeStaff) => {
+                (401, "The API token is missing, unknown or not an admin token.", UnauthorisedResponse::schema_ref())
+            }
+            (Self::NotFound, Audience::LeadProvider) => (
                 404,
                 "No resource with this id belongs to the caller's lead provider, or the id is not a UUID.",
                 NotFoundResponse::schema_ref(),
             ),
-            Self::UnprocessableEntity => (
+            (Self::NotFound, Audience::DfeStaff) => {
+                (404, "No resource has this id, or the id is not a UUID.", NotFoundResponse::schema_ref())
+            }
+            (Self::UnprocessableEntity, _) => (
                 422,
                 "The request breaks a business rule; each error is titled with the attribute concerned.",
                 UnprocessableEntityResponse::schema_ref(),
             ),
-            Self::InternalServerError => {
+            (Self::InternalServerError, _) => {
                 (500, "The server failed unexpectedly. Retry later.", ServerErrorResponse::schema_ref())
             }
-            Self::ServiceUnavailable => {
+            (Self::ServiceUnavailable, _) => {
                 (503, "The database is temporarily unavailable. Retry later.", ServerErrorResponse::schema_ref())
             }
         };
@@ -246,6 +267,9 @@ impl ErrorStatus {
 /// The error statuses an operation documents.
 pub trait DocumentedErrors: Send + Sync + 'static {
     const STATUSES: &'static [ErrorStatus];
+
+    /// The callers of the operation.
+    const AUDIENCE: Audience = Audience::LeadProvider;
 }
 
 /// Errors of a list operation.
@@ -271,6 +295,50 @@ impl DocumentedErrors for ShowErrors {
         ErrorStatus::InternalServerError,
         ErrorStatus::ServiceUnavailable,
     ];
+}
+
+/// Errors of an action on one resource, found by its id, that may take a JSON body.
+pub struct ActionErrors;
+
+impl DocumentedErrors for ActionErrors {
+    const STATUSES: &'static [ErrorStatus] = &[
+        ErrorStatus::BadRequest,
+        ErrorStatus::Unauthorised,
+        ErrorStatus::NotFound,
+        ErrorStatus::UnprocessableEntity,
+        ErrorStatus::InternalServerError,
+        ErrorStatus::ServiceUnavailable,
+    ];
+}
+
+/// Errors of an admin operation that reads one resource, found by its id.
+pub struct AdminShowErrors;
+
+impl DocumentedErrors for AdminShowErrors {
+    const STATUSES: &'static [ErrorStatus] = ShowErrors::STATUSES;
+    const AUDIENCE: Audience = Audience::DfeStaff;
+}
+
+/// Errors of an admin action on one resource, found by its id.
+pub struct AdminActionErrors;
+
+impl DocumentedErrors for AdminActionErrors {
+    const STATUSES: &'static [ErrorStatus] = ActionErrors::STATUSES;
+    const AUDIENCE: Audience = Audience::DfeStaff;
+}
+
+/// Errors of an admin action on many resources at once.
+pub struct AdminBulkErrors;
+
+impl DocumentedErrors for AdminBulkErrors {
+    const STATUSES: &'static [ErrorStatus] = &[
+        ErrorStatus::BadRequest,
+        ErrorStatus::Unauthorised,
+        ErrorStatus::UnprocessableEntity,
+        ErrorStatus::InternalServerError,
+        ErrorStatus::ServiceUnavailable,
+    ];
+    const AUDIENCE: Audience = Audience::DfeStaff;
 }
 
 /// The error half of an operation's result: any [`ApiError`], documented in the OpenAPI
@@ -314,7 +382,7 @@ impl<D: Send> IntoResponse for Failure<D> {
 
 impl<D: DocumentedErrors> ApiResponse for Failure<D> {
     fn meta() -> MetaResponses {
-        MetaResponses { responses: D::STATUSES.iter().map(|status| status.meta()).collect() }
+        MetaResponses { responses: D::STATUSES.iter().map(|status| status.meta(D::AUDIENCE)).collect() }
     }
 
     fn register(registry: &mut Registry) {

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::query::{check_filter_shape, decode_query};
 
 /// Rejects, before authentication, a query string that is not strictly percent-encoded or whose
-/// `filter` parameter is not an object. Wraps every `/api/v3` route.
+/// `filter` parameter is not an object. Wraps every `/api/v3` and `/api/admin/v1` route.
 pub async fn check_query<E: Endpoint>(endpoint: Arc<E>, request: Request) -> poem::Result<Response> {
     let pairs = decode_query(request.uri().query().unwrap_or_default())?;
     check_filter_shape(&pairs)?;

@@ -1,14 +1,18 @@
-//! The lead provider API v3 over HTTP.
+//! The lead provider API v3 and the DfE admin API over HTTP.
 //!
 //! This crate turns HTTP requests into calls of the domain services and their results into the
 //! JSON lead providers' clients expect. Handlers hold no business rules: they parse parameters
-//! with `npq_domain::listing`, call one service, and map the result onto a DTO.
+//! with `npq_domain::listing` and bodies with [`body`], call one service, and map the result onto
+//! a DTO.
 //!
-//! Reading order: [`routes`] for what is served where, [`resources`] for the operations and
-//! DTOs (one module per resource), [`error`] for the error shapes, then [`auth`], [`listing`],
-//! [`query`], [`types`] and [`http`] for the shared pieces.
+//! Reading order: [`routes`] for what is served where, [`resources`] for the v3 operations and
+//! DTOs (one module per resource), and [`admin`] for the admin operations. Then [`error`] for the
+//! error shapes, and [`auth`], [`body`], [`listing`], [`query`], [`types`] and [`http`] for the
+//! shared pieces.
 
+pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod http;
 pub mod listing;
@@ -22,8 +26,9 @@ use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
 
-pub use crate::state::{ApiState, TokenStore};
+pub use crate::state::{ApiState, DecisionBackend, TokenStore};
 
+use crate::admin::AdminApi;
 use crate::error::ApiError;
 use crate::resources::applications::ApplicationsApi;
 
@@ -39,6 +44,15 @@ pub const OPENAPI_DOCUMENT_PATH: &str = "/api/docs/v3/openapi.json";
 /// The path of the interactive v3 documentation (Swagger UI).
 pub const DOCUMENTATION_UI_PATH: &str = "/api/docs/v3";
 
+/// The path every admin operation lives under.
+const ADMIN_PREFIX: &str = "/api/admin/v1";
+
+/// The path of the admin OpenAPI document.
+pub const ADMIN_OPENAPI_DOCUMENT_PATH: &str = "/api/docs/admin/v1/openapi.json";
+
+/// The path of the interactive admin documentation (Swagger UI).
+pub const ADMIN_DOCUMENTATION_UI_PATH: &str = "/api/docs/admin/v1";
+
 /// Every v3 operation, one API type per resource.
 type V3Api = ApplicationsApi;
 
@@ -48,25 +62,49 @@ fn v3_service() -> OpenApiService<V3Api, ()> {
         .url_prefix(V3_PREFIX)
 }
 
+fn admin_service() -> OpenApiService<AdminApi, ()> {
+    OpenApiService::new(AdminApi, "NPQ DfE admin API", "v1")
+        .description(include_str!("admin/overview.md"))
+        .url_prefix(ADMIN_PREFIX)
+}
+
 /// Returns the v3 OpenAPI document as pretty-printed JSON. The output depends only on the code,
 /// so it can be committed and compared.
 pub fn openapi_document_json() -> String {
     v3_service().spec()
 }
 
-/// Builds the whole HTTP application: the v3 operations under `/api/v3`, the OpenAPI document at
-/// [`OPENAPI_DOCUMENT_PATH`], Swagger UI at [`DOCUMENTATION_UI_PATH`], and a JSON 404 for every
-/// other path. Documentation needs no token.
+/// Returns the admin OpenAPI document as pretty-printed JSON. The output depends only on the
+/// code, so it can be committed and compared.
+pub fn admin_openapi_document_json() -> String {
+    admin_service().spec()
+}
+
+/// Returns an endpoint that serves a fixed JSON document.
+fn serve_json(document: String) -> impl Endpoint<Output = Response> {
+    make_sync(move |_| Response::builder().content_type(JSON_CONTENT_TYPE).body(document.clone()))
+}
+
+/// Builds the whole HTTP application: the v3 operations under `/api/v3` and the admin operations
+/// under `/api/admin/v1`, each with its OpenAPI document ([`OPENAPI_DOCUMENT_PATH`],
+/// [`ADMIN_OPENAPI_DOCUMENT_PATH`]) and Swagger UI ([`DOCUMENTATION_UI_PATH`],
+/// [`ADMIN_DOCUMENTATION_UI_PATH`]), and a JSON 404 for every other path. Documentation needs no
+/// token.
 pub fn routes(state: ApiState) -> impl Endpoint<Output = Response> {
     let service = v3_service();
     let documentation_ui = service.swagger_ui();
     let document = service.spec();
-    let serve_document = make_sync(move |_| Response::builder().content_type(JSON_CONTENT_TYPE).body(document.clone()));
+    let admin = admin_service();
+    let admin_documentation_ui = admin.swagger_ui();
+    let admin_document = admin.spec();
 
     Route::new()
         .nest(V3_PREFIX, service.around(http::check_query))
-        .at(OPENAPI_DOCUMENT_PATH, poem::get(serve_document))
+        .at(OPENAPI_DOCUMENT_PATH, poem::get(serve_json(document)))
         .nest(DOCUMENTATION_UI_PATH, documentation_ui)
+        .nest(ADMIN_PREFIX, admin.around(http::check_query))
+        .at(ADMIN_OPENAPI_DOCUMENT_PATH, poem::get(serve_json(admin_document)))
+        .nest(ADMIN_DOCUMENTATION_UI_PATH, admin_documentation_ui)
         .data(state)
         .with(CatchPanic::new().with_handler(|_| {
             tracing::error!("a request handler panicked; returning 500");

@@ -2,17 +2,45 @@
 
 use std::sync::Arc;
 
-use npq_domain::ports::{ApplicationRepository, Clock, LeadProviderRepository, TokenRepository};
-use npq_domain::service::{ApplicationService, TokenService};
+use npq_domain::auth::TokenKey;
+use npq_domain::ports::{ApplicationRepository, Clock, DecisionStore, LeadProviderRepository, TokenRepository};
+use npq_domain::service::{ApplicationService, DecisionService, TokenService};
 
 /// The store behind token authentication: tokens and the lead providers they belong to.
 pub trait TokenStore: TokenRepository + LeadProviderRepository {}
 
 impl<T: TokenRepository + LeadProviderRepository> TokenStore for T {}
 
+/// The store behind decisions on applications: the transactions that apply them, and the reads
+/// that return the decided application.
+pub trait DecisionBackend: DecisionStore + ApplicationRepository {}
+
+impl<T: DecisionStore + ApplicationRepository> DecisionBackend for T {}
+
 /// The services the API calls. Cloning is cheap: every store is behind an `Arc`.
+///
+/// [`ApiState::over`] wires every service to one store; tests may build the fields one by one.
 #[derive(Clone)]
 pub struct ApiState {
     pub applications: ApplicationService<Arc<dyn ApplicationRepository>>,
     pub tokens: TokenService<Arc<dyn TokenStore>, Arc<dyn Clock>>,
+    pub decisions: DecisionService<Arc<dyn DecisionBackend>, Arc<dyn Clock>>,
+}
+
+impl ApiState {
+    /// Wires every service to one store that implements all the ports, keying token digests with
+    /// `key` and reading the time from `clock`.
+    pub fn over<S>(store: S, key: TokenKey, clock: Arc<dyn Clock>) -> Self
+    where
+        S: ApplicationRepository + TokenStore + DecisionBackend + Clone + 'static,
+    {
+        let applications: Arc<dyn ApplicationRepository> = Arc::new(store.clone());
+        let tokens: Arc<dyn TokenStore> = Arc::new(store.clone());
+        let decisions: Arc<dyn DecisionBackend> = Arc::new(store);
+        Self {
+            applications: ApplicationService::new(applications),
+            tokens: TokenService::new(tokens, key, clock.clone()),
+            decisions: DecisionService::new(decisions, clock),
+        }
+    }
 }

@@ -132,6 +132,8 @@ text_enums!(
     npq_domain::application::ReasonForRejection,
     npq_domain::application::SencoInRole,
     npq_domain::schedule::ScheduleIdentifier,
+    npq_domain::application::TrainingStatus,
+    npq_domain::decision::HistoryField,
 );
 
 /// A domain enum sent as a string, with its values listed inline in the schema.

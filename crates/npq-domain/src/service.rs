@@ -191,6 +191,7 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
         id: ApplicationId,
         note: String,
     ) -> Result<AdminApplicationView, DomainError> {
+        require_note(&note)?;
         let now = self.clock.now();
         let actor = Actor::Dfe { user: user.to_owned() };
         self.admin_run(id, Box::new(move |context| decision::revert_to_pending(context, &actor, &note, now))).await
@@ -204,6 +205,7 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
         cohort: &str,
         note: String,
     ) -> Result<AdminApplicationView, DomainError> {
+        require_note(&note)?;
         let target: CohortIdentifier = cohort.trim().parse().map_err(|error: crate::cohort::InvalidCohort| {
             DomainError::Invalid(vec![FieldError { attribute: "cohort".to_owned(), message: error.to_string() }])
         })?;
@@ -237,6 +239,7 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
         lead_provider: LeadProviderId,
         note: String,
     ) -> Result<AdminApplicationView, DomainError> {
+        require_note(&note)?;
         let now = self.clock.now();
         let actor = Actor::Dfe { user: user.to_owned() };
         self.admin_run(
@@ -267,7 +270,20 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
                 if unchanged {
                     return Ok(Outcome::nothing(now));
                 }
-                decision::change_training(context, &actor, change, now)
+                // The training rules name `participant_id`, as lead providers address participants;
+                // DfE staff address the application's training status.
+                decision::change_training(context, &actor, change, now).map_err(|error| match error {
+                    DomainError::Invalid(errors) => DomainError::Invalid(
+                        errors
+                            .into_iter()
+                            .map(|error| match error.attribute.as_str() {
+                                "participant_id" => FieldError { attribute: "training_status".to_owned(), ..error },
+                                _ => error,
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                })
             }),
         )
         .await
@@ -281,6 +297,7 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
         rejection: DfeRejection,
         note: String,
     ) -> Result<AdminApplicationView, DomainError> {
+        require_note(&note)?;
         let now = self.clock.now();
         let actor = Actor::Dfe { user: user.to_owned() };
         self.admin_run(id, Box::new(move |context| decision::reject_by_dfe(context, &actor, now, rejection, &note)))
@@ -320,7 +337,17 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
         cohort: Option<CohortIdentifier>,
         limit: u32,
     ) -> Result<Vec<ExpiryResult>, DomainError> {
+        if created_before > self.clock.now() {
+            return Err(DomainError::Invalid(vec![FieldError {
+                attribute: "created_before".to_owned(),
+                message: "'#/created_before' is in the future; only applications made before now can expire."
+                    .to_owned(),
+            }]));
+        }
         let limit = limit.clamp(1, MAX_EXPIRIES_PER_CALL);
+        // NOTE: an application refused here stays pending and is picked again by the next call, so
+        // a thousand refusals in a row would stop later applications expiring. Only a pending
+        // application with declarations that lead to payment is refused, which the rules prevent.
         let ids = self.store.stale_pending_applications(created_before, cohort, limit).await?;
         let mut results = Vec::with_capacity(ids.len());
         for id in ids {
@@ -524,6 +551,17 @@ impl<S: ParticipantRepository + DecisionStore, C: Clock> ParticipantService<S, C
         )
         .await
     }
+}
+
+/// Checks that DfE staff explained a change.
+fn require_note(note: &str) -> Result<(), DomainError> {
+    if note.trim().is_empty() {
+        return Err(DomainError::Invalid(vec![FieldError {
+            attribute: "note".to_owned(),
+            message: "Explain the change in '#/note'; it is kept in the application's history.".to_owned(),
+        }]));
+    }
+    Ok(())
 }
 
 /// Reads a training status and reason as sent by DfE staff.

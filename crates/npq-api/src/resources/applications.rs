@@ -1,11 +1,12 @@
-//! The application resource: `GET /api/v3/npq-applications` and `GET /api/v3/npq-applications/{id}`.
+//! The application resource: listing and reading applications, and the decisions lead providers
+//! make on them (accept, reject, change the funded place).
 
 use npq_domain::application::{
     ApplicationStatus, ApplicationView, FundingChoice, HeadteacherStatus, IneligibleForFundingReason,
     ReasonForRejection, SencoInRole,
 };
 use npq_domain::course::Course;
-use npq_domain::ids::ApplicationId;
+use npq_domain::ids::{ApplicationId, LeadProviderId};
 use npq_domain::listing::{
     ApplicationFilter, ApplicationQuery, ListParameterError, parse_cohort_filter, parse_participant_id_filter,
     parse_timestamp_filter,
@@ -19,9 +20,13 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use crate::auth::LeadProviderAuth;
-use crate::error::{ApiError, Failure, ListErrors, ShowErrors};
+use crate::body::{OptionalBody, RequiredBody};
+use crate::error::{ActionErrors, ApiError, Failure, ListErrors, ShowErrors};
 use crate::listing::{ListRequest, parse_page, parse_sort};
 use crate::resources::ApiTags;
+use crate::resources::application_decisions::{
+    AcceptAttributes, ChangeFundedPlaceAttributes, accept_request, funded_place,
+};
 use crate::state::ApiState;
 use crate::types::{CalendarDate, Nullable, PathId, Text, UtcSeconds};
 
@@ -199,6 +204,41 @@ pub enum ShowApplicationResponse {
     Ok(Json<ApplicationResponse>),
 }
 
+#[derive(ApiResponse)]
+pub enum AcceptApplicationResponse {
+    /// The application, now accepted.
+    #[oai(status = 200, content_type = "application/json")]
+    Ok(Json<ApplicationResponse>),
+}
+
+#[derive(ApiResponse)]
+pub enum RejectApplicationResponse {
+    /// The application, now rejected.
+    #[oai(status = 200, content_type = "application/json")]
+    Ok(Json<ApplicationResponse>),
+}
+
+#[derive(ApiResponse)]
+pub enum ChangeFundedPlaceResponse {
+    /// The application with its new funded place.
+    #[oai(status = 200, content_type = "application/json")]
+    Ok(Json<ApplicationResponse>),
+}
+
+/// Parses an application id from the path; an id that is not a UUID finds nothing.
+pub(crate) fn application_id(id: &PathId) -> Result<ApplicationId, ApiError> {
+    id.0.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Returns the error to send for a request with a bad body: 404 when the caller cannot see the
+/// application, because a missing resource is reported before a bad body, and `error` otherwise.
+async fn bad_body_error(state: &ApiState, caller: LeadProviderId, id: ApplicationId, error: ApiError) -> ApiError {
+    match state.applications.show(caller, id).await {
+        Ok(_) => error,
+        Err(lookup_error) => lookup_error.into(),
+    }
+}
+
 /// The application operations.
 pub struct ApplicationsApi;
 
@@ -281,8 +321,81 @@ impl ApplicationsApi {
         /// The application's id.
         id: Path<PathId>,
     ) -> Result<ShowApplicationResponse, Failure<ShowErrors>> {
-        let id: ApplicationId = id.0.0.parse().map_err(|_| ApiError::NotFound)?;
+        let id = application_id(&id.0)?;
         let view = state.applications.show(caller.0, id).await?;
         Ok(ShowApplicationResponse::Ok(Json(ApplicationResponse { data: view.into() })))
+    }
+
+    /// Accept an application
+    ///
+    /// Accepts a pending application: the participant starts training on a schedule, with the
+    /// training status `active`. The person's other applications for the same course in the same
+    /// cohort, with any lead provider, are rejected with reason
+    /// `other_application_in_this_cohort_accepted`.
+    ///
+    /// The body is optional. In a cohort with a cap on funded places, `funded_place` must be
+    /// `true` or `false`. In a cohort that DfE does not fund, it must be `false`. Without
+    /// `schedule_identifier`, the usual schedule for the course, the cohort and today's date is
+    /// chosen. A rejected application can never be accepted.
+    #[oai(path = "/npq-applications/:id/accept", method = "post", operation_id = "acceptApplication")]
+    async fn accept(
+        &self,
+        caller: LeadProviderAuth,
+        state: Data<&ApiState>,
+        /// The application's id.
+        id: Path<PathId>,
+        body: OptionalBody<AcceptAttributes>,
+    ) -> Result<AcceptApplicationResponse, Failure<ActionErrors>> {
+        let id = application_id(&id.0)?;
+        let request = match accept_request(&body) {
+            Ok(request) => request,
+            Err(error) => return Err(bad_body_error(&state, caller.0, id, error).await.into()),
+        };
+        let view = state.decisions.accept(caller.0, id, request).await?;
+        Ok(AcceptApplicationResponse::Ok(Json(ApplicationResponse { data: view.into() })))
+    }
+
+    /// Reject an application
+    ///
+    /// Rejects a pending or accepted application with reason `rejected_by_provider`. Any body is
+    /// ignored. An accepted application cannot be rejected while it has declarations that are
+    /// submitted, eligible, payable or paid: void them first. Training status, schedule and funded
+    /// place are kept. A rejected application can never be accepted again.
+    #[oai(path = "/npq-applications/:id/reject", method = "post", operation_id = "rejectApplication")]
+    async fn reject(
+        &self,
+        caller: LeadProviderAuth,
+        state: Data<&ApiState>,
+        /// The application's id.
+        id: Path<PathId>,
+    ) -> Result<RejectApplicationResponse, Failure<ActionErrors>> {
+        let id = application_id(&id.0)?;
+        let view = state.decisions.reject(caller.0, id).await?;
+        Ok(RejectApplicationResponse::Ok(Json(ApplicationResponse { data: view.into() })))
+    }
+
+    /// Change the funded place of an application
+    ///
+    /// Sets whether an accepted application's place counts against your funded places. Only
+    /// cohorts with a cap on funded places have them, and only an applicant eligible for funding
+    /// can have a funded place. While the application has declarations that are submitted,
+    /// eligible, payable or paid, void them first, then change the funded place and declare again.
+    /// Sending the current value again changes nothing.
+    #[oai(path = "/npq-applications/:id/change-funded-place", method = "put", operation_id = "changeFundedPlace")]
+    async fn change_funded_place(
+        &self,
+        caller: LeadProviderAuth,
+        state: Data<&ApiState>,
+        /// The application's id.
+        id: Path<PathId>,
+        body: RequiredBody<ChangeFundedPlaceAttributes>,
+    ) -> Result<ChangeFundedPlaceResponse, Failure<ActionErrors>> {
+        let id = application_id(&id.0)?;
+        let funded_place = match funded_place(&body) {
+            Ok(funded_place) => funded_place,
+            Err(error) => return Err(bad_body_error(&state, caller.0, id, error).await.into()),
+        };
+        let view = state.decisions.change_funded_place(caller.0, id, funded_place).await?;
+        Ok(ChangeFundedPlaceResponse::Ok(Json(ApplicationResponse { data: view.into() })))
     }
 }

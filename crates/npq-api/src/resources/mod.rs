@@ -1,5 +1,6 @@
 //! One module per v3 resource: its DTOs, how domain views map onto them, and its operations.
 
+pub mod application_decisions;
 pub mod applications;
 
 use poem_openapi::Tags;

@@ -1,8 +1,10 @@
 //! HTTP tests of the lead provider API over an in-memory store: one binary, one module per
 //! concern.
 
+mod admin;
 mod applications;
 mod common;
+mod decisions;
 mod errors_and_headers;
 mod list_parameters;
 mod openapi_document;

@@ -57,13 +57,13 @@ fn application_attributes(document: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
-#[test]
-fn committed_document_is_current() {
-    let path = repository_root().join("docs/openapi/v3.json");
-    let generated = npq_api::openapi_document_json();
+/// Asserts that the committed copy of a document, at `relative_path` from the repository root,
+/// equals `generated`. With `NPQ_UPDATE_OPENAPI=1` it writes the generated document instead.
+fn assert_committed_copy_is_current(relative_path: &str, generated: &str) {
+    let path = repository_root().join(relative_path);
     if std::env::var("NPQ_UPDATE_OPENAPI").as_deref() == Ok("1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &generated).unwrap();
+        std::fs::write(&path, generated).unwrap();
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_else(|error| {
@@ -71,9 +71,19 @@ fn committed_document_is_current() {
     });
     assert!(
         committed == generated,
-        "{} is out of date; run `NPQ_UPDATE_OPENAPI=1 cargo test -p npq-api committed_document_is_current` and commit it",
+        "{} is out of date; run `NPQ_UPDATE_OPENAPI=1 cargo test -p npq-api committed_` and commit it",
         path.display()
     );
+}
+
+#[test]
+fn committed_document_is_current() {
+    assert_committed_copy_is_current("docs/openapi/v3.json", &npq_api::openapi_document_json());
+}
+
+#[test]
+fn committed_admin_document_is_current() {
+    assert_committed_copy_is_current("docs/openapi/admin-v1.json", &npq_api::admin_openapi_document_json());
 }
 
 #[test]
