@@ -1,7 +1,8 @@
 //! Developer tasks, run as `cargo xtask TASK`.
 //!
 //! - `ci`: formatting, lints and the whole test suite on SQLite and PostgreSQL; the command CI runs.
-//! - `openapi`: writes the v3 OpenAPI document to `docs/openapi/v3.json`.
+//! - `openapi`: writes the OpenAPI documents to `docs/openapi/`: `v3.json` for lead providers and
+//!   `admin-v1.json` for DfE staff.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
         Some("openapi") => openapi(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write docs/openapi/v3.json from the code"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write docs/openapi/v3.json and admin-v1.json from the code"
             );
             return ExitCode::from(2);
         }
@@ -77,9 +78,11 @@ fn ci() -> Result<(), String> {
 }
 
 fn openapi() -> Result<(), String> {
-    let output = workspace_root().join("docs/openapi/v3.json");
-    let output = output.to_str().ok_or("the workspace path is not UTF-8")?;
-    cargo(&["run", "--quiet", "--package", "npq-server", "--", "openapi", "--output", output])?;
-    eprintln!("xtask: wrote {output}");
+    for (document, file) in [("v3", "docs/openapi/v3.json"), ("admin", "docs/openapi/admin-v1.json")] {
+        let output = workspace_root().join(file);
+        let output = output.to_str().ok_or("the workspace path is not UTF-8")?;
+        cargo(&["run", "--quiet", "--package", "npq-server", "--", "openapi", "--document", document, "--output", output])?;
+        eprintln!("xtask: wrote {output}");
+    }
     Ok(())
 }
