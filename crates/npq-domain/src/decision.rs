@@ -182,6 +182,29 @@ impl Outcome {
     }
 }
 
+/// Returns whether a change alters what the lead providers of the application see of it as an
+/// enrolment: it becomes or stops being accepted, moves provider, or an accepted application
+/// changes a field that the participant resource shows.
+fn enrolment_changed(before: &Application, after: &Application) -> bool {
+    let shown = |application: &Application| {
+        (
+            application.status == ApplicationStatus::Accepted,
+            application.lead_provider_id,
+            application.course,
+            application.schedule,
+            application.cohort,
+            application.training_status,
+            application.funded_place,
+            application.eligible_for_funding,
+            application.accepted_at,
+            application.school_urn.clone(),
+            application.targeted_delivery_funding_eligibility,
+        )
+    };
+    let involved = before.status == ApplicationStatus::Accepted || after.status == ApplicationStatus::Accepted;
+    involved && shown(before) != shown(after)
+}
+
 /// Builds an outcome from before-and-after pairs, recording every changed field.
 struct Draft {
     actor: Actor,
@@ -250,7 +273,7 @@ impl Draft {
         changed |= before.funding_eligibility_status_code != after.funding_eligibility_status_code;
         changed |= before.accepted_at != after.accepted_at;
         if changed {
-            if before.status == ApplicationStatus::Accepted || after.status == ApplicationStatus::Accepted {
+            if enrolment_changed(before, &after) {
                 for provider in [before.lead_provider_id, after.lead_provider_id] {
                     let participant = (after.participant_id, provider);
                     if !self.outcome.changed_participants.contains(&participant) {
@@ -804,7 +827,7 @@ mod tests {
     use crate::ids::ApplicationId;
     use crate::ports::DecisionStore;
     use crate::service::DecisionService;
-    use crate::testing::{FixedClock, MemoryStore, block_on, lead_provider};
+    use crate::testing::{MemoryStore, block_on, lead_provider};
     use crate::training::{DeferralReason, WithdrawalReason};
     use chrono::TimeZone;
     use proptest::prelude::*;
@@ -814,9 +837,20 @@ mod tests {
         chrono::Utc.with_ymd_and_hms(2025, 9, 10, 10, 0, 0).single().unwrap_or_default()
     }
 
+    /// A clock that moves on one second every time it is read, so each decision has its own time.
+    #[derive(Clone)]
+    struct SteppingClock(Arc<std::sync::atomic::AtomicI64>);
+
+    impl crate::ports::Clock for SteppingClock {
+        fn now(&self) -> Timestamp {
+            let step = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            now() + chrono::Duration::seconds(step)
+        }
+    }
+
     struct World {
         store: Arc<MemoryStore>,
-        service: DecisionService<Arc<MemoryStore>, FixedClock>,
+        service: DecisionService<Arc<MemoryStore>, SteppingClock>,
         providers: Vec<LeadProviderId>,
     }
 
@@ -825,7 +859,8 @@ mod tests {
             let providers = vec![lead_provider("First"), lead_provider("Second"), lead_provider("Third")];
             let ids = providers.iter().map(|provider| provider.id).collect();
             let store = Arc::new(MemoryStore::with_reference_data(providers));
-            Self { service: DecisionService::new(store.clone(), FixedClock(now())), store, providers: ids }
+            let clock = SteppingClock(Arc::new(std::sync::atomic::AtomicI64::new(0)));
+            Self { service: DecisionService::new(store.clone(), clock), store, providers: ids }
         }
 
         /// Adds a pending application; in an unfunded cohort its place is unfunded from the start.
@@ -1157,6 +1192,39 @@ mod tests {
         }
     }
 
+    /// What a lead provider sees of each of its participants' enrolments: the accepted applications
+    /// with the fields the participant resource shows.
+    type EnrolmentView =
+        Vec<(ApplicationId, Option<ScheduleIdentifier>, CohortIdentifier, Option<TrainingStatus>, Option<bool>, bool)>;
+
+    fn enrolment_views(
+        rows: &[Application],
+    ) -> std::collections::HashMap<(ParticipantId, LeadProviderId), EnrolmentView> {
+        let mut views: std::collections::HashMap<_, EnrolmentView> = std::collections::HashMap::new();
+        for application in rows.iter().filter(|application| application.status == Accepted) {
+            views.entry((application.participant_id, application.lead_provider_id)).or_default().push((
+                application.id,
+                application.schedule,
+                application.cohort,
+                application.training_status,
+                application.funded_place,
+                application.eligible_for_funding,
+            ));
+        }
+        views
+    }
+
+    fn participant_times(world: &World) -> std::collections::HashMap<(ParticipantId, LeadProviderId), Timestamp> {
+        world
+            .store
+            .participants
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|entry| ((entry.person, entry.lead_provider), entry.updated_at))
+            .collect()
+    }
+
     fn snapshot(world: &World) -> Vec<Application> {
         world.store.applications.lock().unwrap().iter().map(|(application, _)| application.clone()).collect()
     }
@@ -1174,8 +1242,21 @@ mod tests {
             let funding = |cohort: CohortIdentifier| world.store.cohorts.iter().find(|c| c.identifier == cohort).unwrap().funding;
             for action in &actions {
                 let before = snapshot(&world);
+                let times_before = participant_times(&world);
                 let result = perform(&world, &ids, action);
                 let after = snapshot(&world);
+                // A participant's updated_at moves exactly when what its provider sees of its enrolments
+                // changes: gaining, losing or changing one.
+                let (views_before, views_after) = (enrolment_views(&before), enrolment_views(&after));
+                let times_after = participant_times(&world);
+                let mut keys: Vec<_> = views_before.keys().chain(views_after.keys()).copied().collect();
+                keys.sort();
+                keys.dedup();
+                for key in keys {
+                    let visible_change = views_before.get(&key) != views_after.get(&key);
+                    let moved = times_before.get(&key) != times_after.get(&key);
+                    prop_assert_eq!(visible_change, moved, "participant {:?} after {:?}", key, action);
+                }
                 if result.is_err() {
                     prop_assert_eq!(&before, &after, "a refused action changed data: {:?}", action);
                 }
