@@ -26,6 +26,7 @@ pub mod participant;
 pub mod person;
 pub mod ports;
 pub mod provider;
+pub mod registration;
 pub mod schedule;
 pub mod service;
 #[cfg(any(test, feature = "testing"))]

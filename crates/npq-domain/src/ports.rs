@@ -11,14 +11,16 @@ use async_trait::async_trait;
 
 use crate::application::{Application, FundingHistoryEntry};
 use crate::auth::{ApiToken, TokenDigest};
-use crate::cohort::CohortIdentifier;
+use crate::cohort::{Cohort, CohortIdentifier};
 use crate::decision::{DecisionContext, HistoryEntry, Outcome};
 use crate::error::DomainError;
+use crate::identifiers::{OfstedUrn, SchoolUrn};
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::ApplicationQuery;
 use crate::participant::{MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord};
 use crate::person::Person;
 use crate::provider::LeadProvider;
+use crate::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
 use crate::{StoreError, Timestamp};
 
 /// Reads applications.
@@ -121,6 +123,60 @@ pub trait ParticipantRepository: Send + Sync {
         &self,
         id: ParticipantId,
     ) -> Result<Option<(ParticipantIdChange, Vec<ParticipantIdChange>)>, StoreError>;
+}
+
+/// Reads the reference data registration needs: cohorts, workplaces and their lists, and which
+/// lead providers deliver in a cohort.
+#[async_trait]
+pub trait ReferenceListRepository: Send + Sync {
+    /// Returns every cohort, oldest first.
+    async fn list_cohorts(&self) -> Result<Vec<Cohort>, StoreError>;
+
+    /// Returns the school or college with this URN.
+    async fn find_school(&self, urn: &SchoolUrn) -> Result<Option<SchoolRecord>, StoreError>;
+
+    /// Returns the private childcare provider with this Ofsted URN.
+    async fn find_childcare_provider(&self, urn: &OfstedUrn) -> Result<Option<ChildcareProviderRecord>, StoreError>;
+
+    /// Returns the teacher training provider with exactly this legal name, ignoring case.
+    async fn find_itt_provider(&self, legal_name: &str) -> Result<Option<IttProviderRecord>, StoreError>;
+
+    /// Returns the lead providers that deliver in this cohort (they have a delivery partnership in
+    /// it), by name.
+    async fn lead_providers_in_cohort(&self, cohort: CohortIdentifier) -> Result<Vec<LeadProvider>, StoreError>;
+}
+
+/// What a registration rule reads: the applicant's account (new or existing) and its applications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationContext {
+    pub person: Person,
+    pub applications: Vec<Application>,
+}
+
+/// A registration rule, run by [`RegistrationStore::register`]: builds the new application.
+pub type RegistrationRule = Box<dyn FnOnce(&RegistrationContext) -> Result<Application, DomainError> + Send>;
+
+/// The outcome of a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registered {
+    pub application: ApplicationId,
+    /// False when the idempotency key was used before, and `application` is the first result.
+    pub created: bool,
+}
+
+/// Stores registrations, each in one transaction.
+#[async_trait]
+pub trait RegistrationStore: Send + Sync {
+    /// Finds the account with the applicant's email address, or creates `new_person`, runs `rule`
+    /// on it and its applications, and stores the application the rule builds. With an
+    /// idempotency key used before, returns the first registration's application and changes
+    /// nothing; two registrations racing with one key store one application.
+    async fn register(
+        &self,
+        new_person: Person,
+        idempotency_key: Option<String>,
+        rule: RegistrationRule,
+    ) -> Result<Registered, DomainError>;
 }
 
 /// Stores API tokens by digest.
@@ -252,6 +308,41 @@ impl<T: ParticipantRepository + ?Sized> ParticipantRepository for Arc<T> {
         id: ParticipantId,
     ) -> Result<Option<(ParticipantIdChange, Vec<ParticipantIdChange>)>, StoreError> {
         (**self).find_retirement(id).await
+    }
+}
+
+#[async_trait]
+impl<T: ReferenceListRepository + ?Sized> ReferenceListRepository for Arc<T> {
+    async fn list_cohorts(&self) -> Result<Vec<Cohort>, StoreError> {
+        (**self).list_cohorts().await
+    }
+
+    async fn find_school(&self, urn: &SchoolUrn) -> Result<Option<SchoolRecord>, StoreError> {
+        (**self).find_school(urn).await
+    }
+
+    async fn find_childcare_provider(&self, urn: &OfstedUrn) -> Result<Option<ChildcareProviderRecord>, StoreError> {
+        (**self).find_childcare_provider(urn).await
+    }
+
+    async fn find_itt_provider(&self, legal_name: &str) -> Result<Option<IttProviderRecord>, StoreError> {
+        (**self).find_itt_provider(legal_name).await
+    }
+
+    async fn lead_providers_in_cohort(&self, cohort: CohortIdentifier) -> Result<Vec<LeadProvider>, StoreError> {
+        (**self).lead_providers_in_cohort(cohort).await
+    }
+}
+
+#[async_trait]
+impl<T: RegistrationStore + ?Sized> RegistrationStore for Arc<T> {
+    async fn register(
+        &self,
+        new_person: Person,
+        idempotency_key: Option<String>,
+        rule: RegistrationRule,
+    ) -> Result<Registered, DomainError> {
+        (**self).register(new_person, idempotency_key, rule).await
     }
 }
 

@@ -7,12 +7,16 @@ use rand::RngCore;
 
 use crate::StoreError;
 use crate::Timestamp;
+use crate::application::FundingChoice;
 use crate::application::{ApplicationStatus, ApplicationView, TrainingStatus};
 use crate::auth::{ApiToken, PlainToken, TokenKey, TokenScope};
+use crate::cohort::Cohort;
 use crate::cohort::CohortIdentifier;
+use crate::course::Course;
 use crate::decision::{
     self, AcceptRequest, Actor, DfeRejection, HistoryEntry, Outcome, another_accepted_application_error,
 };
+use crate::eligibility::EligibilityDecision;
 use crate::error::DomainError;
 use crate::error::FieldError;
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
@@ -23,9 +27,12 @@ use crate::participant::{
 };
 use crate::ports::{
     ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, MergeRule,
-    ParticipantRepository, TokenRepository,
+    ParticipantRepository, ReferenceListRepository, RegistrationRule, RegistrationStore, TokenRepository,
 };
 use crate::provider::LeadProvider;
+use crate::registration::{
+    ApplicantForm, RegistrationAnswers, RegistrationForm, WorkplaceRecords, new_application, new_person,
+};
 use crate::training::{DeferralReason, TrainingChange, WithdrawalReason};
 
 /// Reads applications as they appear to one lead provider.
@@ -562,6 +569,190 @@ fn require_note(note: &str) -> Result<(), DomainError> {
         }]));
     }
     Ok(())
+}
+
+/// Registers applicants and answers the anonymous funding eligibility check, for the registration
+/// front end.
+#[derive(Debug, Clone)]
+pub struct RegistrationService<S, C> {
+    store: S,
+    clock: C,
+}
+
+impl<S: ReferenceListRepository + RegistrationStore + ApplicationRepository, C: Clock> RegistrationService<S, C> {
+    pub fn new(store: S, clock: C) -> Self {
+        Self { store, clock }
+    }
+
+    /// Returns the cohorts open for registration: those whose registration has started.
+    pub async fn open_cohorts(&self) -> Result<Vec<Cohort>, DomainError> {
+        let now = self.clock.now();
+        let cohorts = self.store.list_cohorts().await?;
+        Ok(cohorts.into_iter().filter(|cohort| cohort.registration_start_date <= now).collect())
+    }
+
+    /// Returns the courses applicants can choose.
+    pub fn courses(&self) -> Vec<Course> {
+        Course::ALL.iter().copied().filter(|course| course.offered_in_registration()).collect()
+    }
+
+    /// Returns the lead providers an applicant can choose for a course in a cohort open for
+    /// registration.
+    pub async fn lead_providers(
+        &self,
+        course: Option<&str>,
+        cohort: Option<&str>,
+    ) -> Result<Vec<LeadProvider>, DomainError> {
+        let mut errors = Vec::new();
+        let course = course.map(str::trim).filter(|text| !text.is_empty());
+        if let Some(text) = course
+            && !text.parse::<Course>().is_ok_and(Course::offered_in_registration)
+        {
+            errors.push(FieldError {
+                attribute: "course".to_owned(),
+                message: format!("'{text}' is not a course open for registration."),
+            });
+        }
+        let open = self.open_cohorts().await?;
+        let cohort = match cohort.map(str::trim).filter(|text| !text.is_empty()) {
+            None => None,
+            Some(text) => match text.parse::<CohortIdentifier>() {
+                Ok(cohort) if open.iter().any(|candidate| candidate.identifier == cohort) => Some(cohort),
+                _ => {
+                    errors.push(FieldError {
+                        attribute: "cohort".to_owned(),
+                        message: format!("'{text}' is not a cohort open for registration."),
+                    });
+                    None
+                }
+            },
+        };
+        if !errors.is_empty() {
+            return Err(DomainError::Invalid(errors));
+        }
+        let cohorts: Vec<CohortIdentifier> = match cohort {
+            Some(cohort) => vec![cohort],
+            None => open.iter().map(|cohort| cohort.identifier).collect(),
+        };
+        let mut providers: Vec<LeadProvider> = Vec::new();
+        for cohort in cohorts {
+            for provider in self.store.lead_providers_in_cohort(cohort).await? {
+                if !providers.iter().any(|known| known.id == provider.id) {
+                    providers.push(provider);
+                }
+            }
+        }
+        providers.sort_by(|left, right| left.name.cmp(&right.name));
+        Ok(providers)
+    }
+
+    async fn records(&self, answers: &RegistrationAnswers) -> Result<WorkplaceRecords, DomainError> {
+        Ok(WorkplaceRecords {
+            school: match &answers.school_urn {
+                Some(urn) => self.store.find_school(urn).await?,
+                None => None,
+            },
+            childcare_provider: match &answers.private_childcare_provider_urn {
+                Some(urn) => self.store.find_childcare_provider(urn).await?,
+                None => None,
+            },
+            itt_provider: match &answers.itt_provider {
+                Some(name) => self.store.find_itt_provider(name).await?,
+                None => None,
+            },
+        })
+    }
+
+    /// Answers "will DfE fund me?" without registering: validates the answers that decide it and
+    /// returns the decision with its explanation. No personal data is taken.
+    pub async fn check(&self, form: &RegistrationForm) -> Result<EligibilityDecision, DomainError> {
+        let open = self.open_cohorts().await?;
+        let answers = form.validate(&open, self.clock.now().date_naive()).map_err(DomainError::Invalid)?;
+        let records = self.records(&answers).await?;
+        let missing = answers.check_records(&records);
+        if !missing.is_empty() {
+            return Err(DomainError::Invalid(missing));
+        }
+        let funding = open
+            .iter()
+            .find(|cohort| cohort.identifier == answers.cohort)
+            .map(|cohort| cohort.funding)
+            .ok_or(DomainError::NotFound)?;
+        Ok(answers.eligibility(funding, &records, answers.previously_funded))
+    }
+
+    /// Registers an applicant: validates their details and answers (an error per field), finds
+    /// or creates their account by email address, and stores a pending application with the
+    /// chosen lead provider with its funding eligibility. Returns the application as the lead
+    /// provider sees it, and whether it was created now (false for a repeated idempotency key).
+    pub async fn register(
+        &self,
+        applicant: &ApplicantForm,
+        form: &RegistrationForm,
+        lead_provider: Option<&str>,
+        idempotency_key: Option<String>,
+    ) -> Result<(ApplicationView, bool), DomainError> {
+        let now = self.clock.now();
+        let open = self.open_cohorts().await?;
+        let mut errors = Vec::new();
+        let applicant = applicant.validate(now.date_naive()).map_err(|mut invalid| errors.append(&mut invalid)).ok();
+        let answers = form.validate(&open, now.date_naive()).map_err(|mut invalid| errors.append(&mut invalid)).ok();
+        let provider = match lead_provider.map(str::trim).filter(|text| !text.is_empty()) {
+            None => {
+                errors.push(FieldError {
+                    attribute: "lead_provider_id".to_owned(),
+                    message: "Choose a lead provider in '#/lead_provider_id'.".to_owned(),
+                });
+                None
+            }
+            Some(text) => match text.parse::<LeadProviderId>() {
+                Ok(id) => Some(id),
+                Err(error) => {
+                    errors.push(FieldError { attribute: "lead_provider_id".to_owned(), message: error.to_string() });
+                    None
+                }
+            },
+        };
+        let (Some(applicant), Some(answers), Some(provider)) = (applicant, answers, provider) else {
+            return Err(DomainError::Invalid(errors));
+        };
+        if !self.store.lead_providers_in_cohort(answers.cohort).await?.iter().any(|known| known.id == provider) {
+            return Err(DomainError::Invalid(vec![FieldError {
+                attribute: "lead_provider_id".to_owned(),
+                message: format!("This lead provider does not deliver NPQs in cohort {}.", answers.cohort),
+            }]));
+        }
+        let records = self.records(&answers).await?;
+        let missing = answers.check_records(&records);
+        if !missing.is_empty() {
+            return Err(DomainError::Invalid(missing));
+        }
+        let cohort =
+            open.into_iter().find(|cohort| cohort.identifier == answers.cohort).ok_or(DomainError::NotFound)?;
+        let rule: RegistrationRule = Box::new(move |context| {
+            let previously_funded =
+                context.applications.iter().any(|other| other.counts_as_funding_for(answers.course));
+            let decision = answers.eligibility(cohort.funding, &records, previously_funded);
+            if !decision.eligible && answers.funding_choice.is_none() {
+                return Err(DomainError::Invalid(vec![FieldError {
+                    attribute: "funding_choice".to_owned(),
+                    message: format!(
+                        "{} Say who will pay in '#/funding_choice': one of {}.",
+                        decision.explanation,
+                        FundingChoice::NAMES.join(", ")
+                    ),
+                }]));
+            }
+            Ok(new_application(&answers, &context.person, &cohort, provider, &records, &decision, now))
+        });
+        let registered = self.store.register(new_person(&applicant, now), idempotency_key, rule).await?;
+        let (application, person) =
+            self.store.find_application(provider, registered.application).await?.ok_or_else(|| {
+                DomainError::Store(StoreError::Other("a registered application was not found".to_owned()))
+            })?;
+        let history = self.store.funding_history(&[application.participant_id]).await?;
+        Ok((ApplicationView::new(application, person, &history), registered.created))
+    }
 }
 
 /// Reads a training status and reason as sent by DfE staff.

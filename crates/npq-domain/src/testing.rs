@@ -16,6 +16,7 @@ use crate::cohort::{Cohort, CohortIdentifier, FundingRegime};
 use crate::course::Course;
 use crate::decision::{DecisionContext, HistoryEntry, HistoryField, Outcome, RelatedApplication, holds_live_place};
 use crate::error::DomainError;
+use crate::identifiers::{OfstedUrn, SchoolUrn};
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::{ApplicationQuery, Direction, SortField};
 use crate::participant::{
@@ -24,9 +25,11 @@ use crate::participant::{
 use crate::person::Person;
 use crate::ports::{
     ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, MergeRule,
-    ParticipantRepository, TokenRepository,
+    ParticipantRepository, ReferenceListRepository, Registered, RegistrationContext, RegistrationRule,
+    RegistrationStore, TokenRepository,
 };
 use crate::provider::LeadProvider;
+use crate::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
 use crate::schedule::{Schedule, standard_schedules};
 use crate::training::DeclarationSummary;
 use crate::{StoreError, Timestamp};
@@ -54,6 +57,11 @@ pub struct MemoryStore {
     pub participants: Mutex<Vec<ParticipantEntry>>,
     /// Merged accounts, oldest first.
     pub id_changes: Mutex<Vec<ParticipantIdChange>>,
+    pub schools: Vec<SchoolRecord>,
+    pub childcare_providers: Vec<ChildcareProviderRecord>,
+    pub itt_providers: Vec<IttProviderRecord>,
+    /// Applications by the idempotency key that registered them.
+    pub registrations: Mutex<HashMap<String, ApplicationId>>,
 }
 
 /// One participant of one lead provider in [`MemoryStore`].
@@ -549,6 +557,70 @@ impl ParticipantRepository for MemoryStore {
             changes.iter().filter(|change| change.to_participant_id == retirement.to_participant_id).cloned().collect();
         into_kept.reverse();
         Ok(Some((retirement, into_kept)))
+    }
+}
+
+#[async_trait]
+impl ReferenceListRepository for MemoryStore {
+    async fn list_cohorts(&self) -> Result<Vec<Cohort>, StoreError> {
+        Ok(self.cohorts.clone())
+    }
+
+    async fn find_school(&self, urn: &SchoolUrn) -> Result<Option<SchoolRecord>, StoreError> {
+        Ok(self.schools.iter().find(|school| &school.urn == urn).cloned())
+    }
+
+    async fn find_childcare_provider(&self, urn: &OfstedUrn) -> Result<Option<ChildcareProviderRecord>, StoreError> {
+        Ok(self.childcare_providers.iter().find(|provider| &provider.urn == urn).cloned())
+    }
+
+    async fn find_itt_provider(&self, legal_name: &str) -> Result<Option<IttProviderRecord>, StoreError> {
+        Ok(self
+            .itt_providers
+            .iter()
+            .find(|provider| provider.legal_name.eq_ignore_ascii_case(legal_name.trim()))
+            .cloned())
+    }
+
+    /// Every provider delivers in every cohort: the in-memory store keeps no partnerships.
+    async fn lead_providers_in_cohort(&self, _cohort: CohortIdentifier) -> Result<Vec<LeadProvider>, StoreError> {
+        Ok(self.providers.clone())
+    }
+}
+
+#[async_trait]
+impl RegistrationStore for MemoryStore {
+    async fn register(
+        &self,
+        new_person: Person,
+        idempotency_key: Option<String>,
+        rule: RegistrationRule,
+    ) -> Result<Registered, DomainError> {
+        self.fail_if_configured()?;
+        let poisoned = || DomainError::Store(StoreError::Other("lock poisoned".to_owned()));
+        let mut registrations = self.registrations.lock().map_err(|_| poisoned())?;
+        if let Some(application) = idempotency_key.as_ref().and_then(|key| registrations.get(key)) {
+            return Ok(Registered { application: *application, created: false });
+        }
+        let mut rows = self.applications.lock().map_err(|_| poisoned())?;
+        let person = rows
+            .iter()
+            .map(|(_, person)| person)
+            .find(|person| person.email.is_some() && person.email == new_person.email)
+            .cloned()
+            .unwrap_or(new_person);
+        let applications = rows
+            .iter()
+            .filter(|(application, _)| application.participant_id == person.participant_id)
+            .map(|(application, _)| application.clone())
+            .collect();
+        let application = rule(&RegistrationContext { person: person.clone(), applications })?;
+        let id = application.id;
+        rows.push((application, person));
+        if let Some(key) = idempotency_key {
+            registrations.insert(key, id);
+        }
+        Ok(Registered { application: id, created: true })
     }
 }
 
