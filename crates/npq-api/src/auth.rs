@@ -1,6 +1,7 @@
 //! Authentication: the bearer token security schemes of the lead provider API and of the DfE
 //! admin API, and their extractors.
 
+use npq_domain::DomainError;
 use npq_domain::auth::PlainToken;
 use npq_domain::ids::LeadProviderId;
 use poem::http::header::AUTHORIZATION;
@@ -9,6 +10,8 @@ use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use crate::error::ApiError;
+use crate::operations::ClientAddress;
+use crate::operations::request_context::context_of;
 use crate::state::ApiState;
 
 /// Name of the lead provider security scheme in the v3 OpenAPI document.
@@ -20,8 +23,9 @@ const ADMIN_SCHEME_NAME: &str = "adminBearerAuth";
 /// The lead provider that the request's API token belongs to.
 ///
 /// As an operation argument it authenticates the request: a missing, unknown or non-lead provider
-/// token ends the request with 401. Put it first, so authentication comes before any parameter
-/// is read.
+/// token ends the request with 401. Then it checks the client's address against the lead
+/// provider's allow-list: an address outside it ends the request with 403. Put it first, so
+/// authentication comes before any parameter is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeadProviderAuth(pub LeadProviderId);
 
@@ -61,6 +65,20 @@ impl<'a> ApiExtractor<'a> for LeadProviderAuth {
     ) -> poem::Result<Self> {
         let (state, token) = state_and_token(request)?;
         let lead_provider = state.tokens.authenticate_lead_provider(&token).await.map_err(ApiError::from)?;
+        if let Some(context) = context_of(request) {
+            context.set_lead_provider(lead_provider);
+        }
+        tracing::Span::current().record("lead_provider_id", tracing::field::display(lead_provider));
+        let client = request.data::<ClientAddress>().map(|ClientAddress(address)| *address);
+        if let Err(error) = state.tokens.check_client_address(lead_provider, client).await {
+            if matches!(error, DomainError::AddressNotAllowed(_)) {
+                tracing::info!(
+                    client_address = client.map(|address| address.to_string()).as_deref(),
+                    "refused a request from outside the lead provider's allow-list"
+                );
+            }
+            return Err(ApiError::from(error).into());
+        }
         Ok(Self(lead_provider))
     }
 }

@@ -64,6 +64,9 @@ fn api_error_for_status(status: StatusCode) -> ApiError {
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ApiError::NotFound,
         StatusCode::UNAUTHORIZED => ApiError::Unauthenticated,
         StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable,
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("The request body is larger than the server accepts.".to_owned())
+        }
         status if status.is_client_error() => ApiError::BadRequest(format!(
             "the request could not be read ({status}); check the method, headers and body against the API documentation"
         )),

@@ -40,6 +40,10 @@ pub enum DomainError {
     /// The record does not exist or belongs to another lead provider.
     #[error("not found")]
     NotFound,
+    /// The lead provider restricts its requests to an allow-list of networks, and the client's
+    /// address is not in any of them; `None` when the address could not be determined.
+    #[error("the client address is not on the lead provider's allow-list")]
+    AddressNotAllowed(Option<std::net::IpAddr>),
     /// The request's parameters cannot be used.
     #[error(transparent)]
     InvalidParameters(#[from] ListParameterError),

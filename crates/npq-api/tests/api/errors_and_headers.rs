@@ -120,8 +120,6 @@ async fn unknown_api_paths_are_json_not_found() {
     let fixture = Fixture::new();
     for path in [
         "/api/v3/thisdoesnotexist",
-        "/api/v1/npq-applications",
-        "/api/v2/npq-applications",
         "/api/thisdoesnotexist",
         "/api/v3/npq-applications/7e5bcdbf-c818-4961-8da5-439cab1984e0/unknown",
         "/api/docs/v4",

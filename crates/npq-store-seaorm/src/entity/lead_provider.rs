@@ -9,6 +9,9 @@ pub struct Model {
     pub public_id: Uuid,
     #[sea_orm(unique)]
     pub name: String,
+    /// JSON array of the networks, in CIDR notation, that the lead provider's requests may come
+    /// from; empty for no restriction.
+    pub allowed_networks: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
