@@ -32,10 +32,17 @@ impl ListRequest {
         name: &str,
         error: impl FnOnce(String) -> ListParameterError,
     ) -> Result<(), ApiError> {
-        match nested_filter(&self.pairs, name) {
+        match self.nested_filter(name) {
             Some(nested) => Err(error(nested).into()),
             None => Ok(()),
         }
+    }
+
+    /// Returns the text sent below `filter[name]` when the filter was sent as an object, such as
+    /// `[abc]=x` for `filter[name][abc]=x`. Returns `None` when it was sent as a plain value or not
+    /// at all.
+    pub fn nested_filter(&self, name: &str) -> Option<String> {
+        nested_filter(&self.pairs, name)
     }
 }
 

@@ -434,7 +434,8 @@ pub fn merge_accounts(
             .collect()
     };
     let kept_places = live_places(&context.kept_applications);
-    if live_places(&context.retired_applications).iter().any(|place| kept_places.contains(place)) {
+    let same_account = context.kept.participant_id == context.retired.participant_id;
+    if !same_account && live_places(&context.retired_applications).iter().any(|place| kept_places.contains(place)) {
         errors.push(error(
             "base",
             "Both accounts hold an accepted place on the same course in the same cohort; reject or withdraw one first.",

@@ -10,7 +10,7 @@ use npq_domain::application::TrainingStatus;
 use npq_domain::cohort::CohortIdentifier;
 use npq_domain::decision::DfeRejection;
 use npq_domain::error::FieldError;
-use npq_domain::ids::{LeadProviderId, parse_hyphenated_uuid};
+use npq_domain::ids::{LeadProviderId, ParticipantId, parse_hyphenated_uuid};
 use npq_domain::listing::parse_timestamp_filter;
 use npq_domain::service::MAX_EXPIRIES_PER_CALL;
 use poem_openapi::{Enum, Object};
@@ -256,6 +256,47 @@ pub fn reject(body: &RequiredBody<AdminRejectAttributes>) -> Result<(DfeRejectio
     }
 }
 
+/// Attributes of a merge of a duplicate account into the account the person keeps, which is the
+/// one in the path.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct MergeParticipantsAttributes {
+    /// The id of the duplicate account to retire. Its applications move to the kept account, and
+    /// the id stops working.
+    pub from_participant_id: Uuid,
+    /// The reason for the merge, recorded in the history of every moved application. Must not be
+    /// blank.
+    pub note: String,
+}
+
+impl RequestAttributes for MergeParticipantsAttributes {
+    const REQUEST_SCHEMA: &'static str = "MergeParticipantsRequest";
+    const DESCRIPTION: &'static str = "A merge of a person's duplicate account into the account they keep.";
+    const DATA_TYPE: &'static str = "npq-participant-merge";
+    const EXAMPLE: &'static str = r#"{"data":{"attributes":{"from_participant_id":"7e5bcdbf-c818-4961-8da5-439cab1984e0","note":"Same person registered twice, ticket 1234"}}}"#;
+}
+
+/// Reads a merge: the id of the account to retire and the note.
+pub fn merge_participants(
+    body: &RequiredBody<MergeParticipantsAttributes>,
+) -> Result<(ParticipantId, String), ApiError> {
+    let attributes = body.required_attributes()?;
+    let mut errors = FieldErrors::default();
+    let retired = errors.check(attributes.text("from_participant_id").and_then(|text| {
+        let text = text.unwrap_or_default();
+        text.trim().parse::<ParticipantId>().map_err(|_| {
+            field_error(
+                "from_participant_id",
+                format!("'#/from_participant_id' must be the participant id (a UUID) of the account to retire; '{text}' is not a UUID."),
+            )
+        })
+    }));
+    let note = errors.check(required_note(&attributes));
+    match (retired, note) {
+        (Some(retired), Some(note)) => Ok((retired, note)),
+        _ => Err(errors.into_error()),
+    }
+}
+
 /// Attributes of a bulk expiry.
 #[derive(Debug, Clone, PartialEq, Object)]
 pub struct ExpireAttributes {
@@ -380,6 +421,17 @@ mod tests {
         }
         let error = expire(&attributes_body(r#"{"cohort":"2025"}"#)).unwrap_err();
         assert_eq!(titles(error), ["created_before"]);
+    }
+
+    #[test]
+    fn merge_needs_a_participant_id_and_a_note() {
+        let id = "7e5bcdbf-c818-4961-8da5-439cab1984e0";
+        let body = attributes_body(&format!(r#"{{"from_participant_id":" {id} ","note":"duplicate"}}"#));
+        assert_eq!(merge_participants(&body), Ok((id.parse().unwrap(), "duplicate".to_owned())));
+        let error = merge_participants(&attributes_body(r#"{"from_participant_id":"abc","note":" "}"#)).unwrap_err();
+        assert_eq!(titles(error), ["from_participant_id", "note"]);
+        let error = merge_participants(&attributes_body(r#"{"from_participant_id":7,"other":1}"#)).unwrap_err();
+        assert_eq!(titles(error), ["from_participant_id", "note"]);
     }
 
     #[test]

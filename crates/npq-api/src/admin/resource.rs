@@ -3,6 +3,7 @@
 
 use npq_domain::application::TrainingStatus;
 use npq_domain::decision::{Actor, HistoryEntry, HistoryField};
+use npq_domain::participant::MergeOutcome;
 use npq_domain::service::{AdminApplicationView, ExpiryResult};
 use poem_openapi::{ApiResponse, Enum, Object, Union};
 use uuid::Uuid;
@@ -201,4 +202,41 @@ pub enum ExpireApplicationsResponse {
     /// pending application matched.
     #[oai(status = 200, content_type = "application/json")]
     Ok(poem_openapi::payload::Json<ExpiryResponse>),
+}
+
+/// The outcome of a merge of two accounts of one person.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct MergeReport {
+    /// The id of the account the person keeps.
+    pub participant_id: Uuid,
+    /// The id of the retired account. Lead providers who read it get 410 with the kept id.
+    pub retired_participant_id: Uuid,
+    /// Ids of the applications that moved from the retired account to the kept one.
+    pub moved_application_ids: Vec<Uuid>,
+    /// When the accounts were merged.
+    pub changed_at: UtcSeconds,
+}
+
+impl From<MergeOutcome> for MergeReport {
+    fn from(outcome: MergeOutcome) -> Self {
+        Self {
+            participant_id: outcome.change.to_participant_id.as_uuid(),
+            retired_participant_id: outcome.change.from_participant_id.as_uuid(),
+            moved_application_ids: outcome.moved.iter().map(|id| id.as_uuid()).collect(),
+            changed_at: UtcSeconds(outcome.change.changed_at),
+        }
+    }
+}
+
+/// The outcome of a merge of two accounts of one person.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct MergeResponse {
+    pub data: MergeReport,
+}
+
+#[derive(ApiResponse)]
+pub enum MergeParticipantsResponse {
+    /// The accounts were merged.
+    #[oai(status = 200, content_type = "application/json")]
+    Ok(poem_openapi::payload::Json<MergeResponse>),
 }

@@ -2,6 +2,8 @@
 
 pub mod application_decisions;
 pub mod applications;
+pub mod participant_actions;
+pub mod participants;
 
 use poem_openapi::Tags;
 
@@ -11,4 +13,7 @@ pub enum ApiTags {
     /// Applications that people made to your organisation for an NPQ course.
     #[oai(rename = "NPQ applications")]
     NpqApplications,
+    /// People whose applications your organisation accepted, and their training.
+    #[oai(rename = "NPQ participants")]
+    NpqParticipants,
 }

@@ -11,9 +11,13 @@ use npq_domain::training::DeclarationSummary;
 use poem::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use npq_domain::ids::ParticipantId;
+use npq_domain::participant::ParticipantIdChange;
+use npq_domain::person::Person;
+
 use crate::common::{
     ADMIN_USER, Fixture, OTHER_TOKEN, REGISTRATION_TOKEN, TOKEN, accepted, application, application_in, error_titles,
-    json_body, june, now, only_error_detail, person,
+    json_body, june, now, only_error_detail, person, person_with_trn,
 };
 
 fn admin_path(id: impl Display, action: &str) -> String {
@@ -25,6 +29,10 @@ fn admin_path(id: impl Display, action: &str) -> String {
 }
 
 const EXPIRE: &str = "/api/admin/v1/applications/expire";
+
+fn merge_path(kept: impl Display) -> String {
+    format!("/api/admin/v1/participants/{kept}/merge")
+}
 
 fn body(attributes: Value) -> String {
     json!({"data": {"attributes": attributes}}).to_string()
@@ -84,6 +92,7 @@ async fn lead_provider_tokens_are_unauthorised() {
         (Method::PUT, admin_path(id, "change-training-status")),
         (Method::POST, admin_path(id, "reject")),
         (Method::POST, EXPIRE.to_owned()),
+        (Method::POST, merge_path(fixture.stored(id).participant_id)),
     ];
     for (method, path) in requests {
         for token in [TOKEN, OTHER_TOKEN, REGISTRATION_TOKEN, "not-a-token"] {
@@ -681,4 +690,152 @@ async fn malformed_admin_json_is_a_bad_request() {
     response.assert_status(StatusCode::BAD_REQUEST);
     let detail = only_error_detail(response).await;
     assert!(detail.contains("not valid JSON"), "{detail}");
+}
+
+// Merging duplicate accounts.
+
+fn merge_body(retired: impl Display) -> Value {
+    json!({"from_participant_id": retired.to_string(), "note": "Registered twice, ticket 1234"})
+}
+
+/// A fixture with Sam's two accounts: the kept one has an accepted headship application with the
+/// provider, and the duplicate `duplicate_applications` built from it.
+fn with_duplicate(
+    duplicate_applications: impl FnOnce(&Person, npq_domain::ids::LeadProviderId) -> Vec<Application>,
+) -> (Fixture, ParticipantId, ParticipantId) {
+    let kept = person_with_trn("Sam Example", "3000001");
+    let duplicate = person_with_trn("Samuel Example", "3000002");
+    let (kept_id, duplicate_id) = (kept.participant_id, duplicate.participant_id);
+    let fixture = Fixture::with_applications(|provider, other| {
+        let mut rows = vec![(
+            accepted(
+                application_in(&kept, provider, "2025a", Course::Headship),
+                ScheduleIdentifier::LeadershipAutumn,
+                Some(true),
+            ),
+            kept.clone(),
+        )];
+        rows.extend(duplicate_applications(&duplicate, other).into_iter().map(|built| (built, duplicate.clone())));
+        rows
+    });
+    (fixture, kept_id, duplicate_id)
+}
+
+#[tokio::test]
+async fn merging_moves_applications_to_the_kept_account() {
+    let (fixture, kept, duplicate) = with_duplicate(|duplicate, other| {
+        vec![
+            application_in(duplicate, other, "2025a", Course::Senco),
+            application_in(duplicate, other, "2024a", Course::Headship),
+        ]
+    });
+    let moved = [fixture.id(1).to_string(), fixture.id(2).to_string()];
+    let response = fixture.admin(Method::POST, &merge_path(kept), Some(&body(merge_body(duplicate)))).await;
+    response.assert_status_is_ok();
+    assert_eq!(
+        json_body(response).await,
+        json!({"data": {
+            "participant_id": kept.to_string(),
+            "retired_participant_id": duplicate.to_string(),
+            "moved_application_ids": moved,
+            "changed_at": "2026-01-05T10:00:00Z",
+        }})
+    );
+
+    let path = format!("/api/v3/npq-applications/{}", fixture.id(1));
+    let seen = json_body(fixture.send(Method::GET, &path, OTHER_TOKEN, None).await).await;
+    assert_eq!(seen["data"]["attributes"]["participant_id"], kept.to_string());
+    let history = json_body(fixture.admin(Method::GET, &admin_path(fixture.id(1), ""), None).await).await;
+    let change = &history["data"]["attributes"]["history"][0];
+    assert_eq!(change["field"], "participant_id");
+    assert_eq!(change["from"], duplicate.to_string());
+    assert_eq!(change["to"], kept.to_string());
+    assert_eq!(change["reason"], "Registered twice, ticket 1234");
+    assert_eq!(change["changed_by"], json!({"type": "dfe", "user": ADMIN_USER}));
+}
+
+#[tokio::test]
+async fn merging_unknown_accounts_is_not_found() {
+    let (fixture, kept, duplicate) =
+        with_duplicate(|duplicate, other| vec![application_in(duplicate, other, "2025a", Course::Senco)]);
+    let unknown = ParticipantId::new_random();
+    let requests = [
+        (merge_path(unknown), merge_body(duplicate)),
+        (merge_path(kept), merge_body(unknown)),
+        (merge_path("123XXX"), merge_body(duplicate)),
+    ];
+    for (path, attributes) in requests {
+        let response = fixture.admin(Method::POST, &path, Some(&body(attributes.clone()))).await;
+        response.assert_status(StatusCode::NOT_FOUND);
+        assert_eq!(json_body(response).await, json!({"error": "Not found"}), "{path} with {attributes}");
+    }
+    assert_eq!(fixture.stored(fixture.id(1)).participant_id, duplicate);
+}
+
+#[tokio::test]
+async fn merge_needs_an_id_and_a_note() {
+    let (fixture, kept, duplicate) =
+        with_duplicate(|duplicate, other| vec![application_in(duplicate, other, "2025a", Course::Senco)]);
+    let cases = [
+        (json!({"from_participant_id": duplicate.to_string(), "note": "  "}), vec!["note"]),
+        (json!({"from_participant_id": duplicate.to_string()}), vec!["note"]),
+        (json!({"from_participant_id": "abc", "note": "x"}), vec!["from_participant_id"]),
+        (json!({"from_participant_id": 7, "note": 7}), vec!["from_participant_id", "note"]),
+        (json!({"note": "x"}), vec!["from_participant_id"]),
+    ];
+    for (attributes, titles) in cases {
+        assert_eq!(refused(&fixture, Method::POST, &merge_path(kept), attributes).await, titles);
+    }
+    assert_eq!(fixture.stored(fixture.id(1)).participant_id, duplicate);
+}
+
+#[tokio::test]
+async fn merge_body_without_attributes_is_bad_request() {
+    let (fixture, kept, _) =
+        with_duplicate(|duplicate, other| vec![application_in(duplicate, other, "2025a", Course::Senco)]);
+    for sent in [None, Some("{}"), Some(r#"{"data":{}}"#), Some(r#"{"data":{"attributes":{}}}"#), Some("{")] {
+        let response = fixture.admin(Method::POST, &merge_path(kept), sent).await;
+        assert_eq!(error_titles(response, StatusCode::BAD_REQUEST, &format!("{sent:?}")).await, ["Bad request"]);
+    }
+}
+
+#[tokio::test]
+async fn merging_an_account_into_itself_is_refused() {
+    let (fixture, _, duplicate) =
+        with_duplicate(|duplicate, other| vec![application_in(duplicate, other, "2025a", Course::Senco)]);
+    let titles = refused(&fixture, Method::POST, &merge_path(duplicate), merge_body(duplicate)).await;
+    assert_eq!(titles, ["from_participant_id"]);
+}
+
+#[tokio::test]
+async fn merging_a_merged_account_is_refused() {
+    let (fixture, kept, duplicate) =
+        with_duplicate(|duplicate, other| vec![application_in(duplicate, other, "2025a", Course::Senco)]);
+    // The in-memory store finds a person only through their applications, so a merged account,
+    // whose applications moved away, would be not found. The earlier merge of the duplicate is
+    // recorded directly instead, and the duplicate keeps its application.
+    fixture.store.id_changes.lock().unwrap().push(ParticipantIdChange {
+        from_participant_id: duplicate,
+        to_participant_id: ParticipantId::new_random(),
+        changed_at: june(3, 9),
+    });
+
+    let retired_again = refused(&fixture, Method::POST, &merge_path(kept), merge_body(duplicate)).await;
+    assert_eq!(retired_again, ["from_participant_id"]);
+    let kept_retired = refused(&fixture, Method::POST, &merge_path(duplicate), merge_body(kept)).await;
+    assert_eq!(kept_retired, ["participant_id"]);
+    assert_eq!(fixture.stored(fixture.id(1)).participant_id, duplicate);
+}
+
+#[tokio::test]
+async fn merging_two_live_places_is_refused() {
+    let (fixture, kept, duplicate) = with_duplicate(|duplicate, other| {
+        vec![accepted(
+            application_in(duplicate, other, "2025a", Course::Headship),
+            ScheduleIdentifier::LeadershipAutumn,
+            Some(true),
+        )]
+    });
+    assert_eq!(refused(&fixture, Method::POST, &merge_path(kept), merge_body(duplicate)).await, ["base"]);
+    assert_eq!(fixture.stored(fixture.id(1)).participant_id, duplicate);
 }

@@ -636,17 +636,20 @@ async fn admin_token_cannot_read_the_v3_api() {
 }
 
 #[tokio::test]
-async fn oversized_body_is_a_bad_request() {
+async fn oversized_body_is_payload_too_large() {
     let (fixture, id) = with_one("2025a", Course::Headship, |pending| pending);
     let padding = "x".repeat(npq_api::body::MAX_BODY_BYTES);
     let body = accept_body(json!({"funded_place": true, "padding": padding}));
     let response = accept(&fixture, id, Some(&body)).await;
-    let detail = only_error_detail(response).await;
-    assert!(detail.contains("larger than"), "{detail}");
+    response.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+    response.assert_content_type("application/json");
+    let message = json_body(response).await["error"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("larger than"), "{message}");
     assert_eq!(fixture.status_of(id), ApplicationStatus::Pending);
 
-    let hidden = fixture.send(Method::POST, &accept_path(ApplicationId::new_random()), TOKEN, Some(&body)).await;
-    hidden.assert_status(StatusCode::NOT_FOUND);
+    // The size is checked before the application is looked up.
+    let unknown = fixture.send(Method::POST, &accept_path(ApplicationId::new_random()), TOKEN, Some(&body)).await;
+    unknown.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
 }
 
 /// Bodies built from the pieces of the documented envelopes, joined in any order, so that most
@@ -663,11 +666,16 @@ fn body_text() -> impl Strategy<Value = String> {
         "\"attributes\"",
         "\"funded_place\"",
         "\"schedule_identifier\"",
+        "\"course_identifier\"",
+        "\"reason\"",
+        "\"cohort\"",
         "\"note\"",
         "true",
         "null",
         "1e999",
         "\"npq-leadership-autumn\"",
+        "\"npq-headship\"",
+        "\"2025\"",
         "\"\\u0000\"",
         " ",
     ]);
@@ -680,12 +688,18 @@ proptest::proptest! {
     #[test]
     fn random_bodies_never_fail_server(body in body_text()) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let (fixture, id) = with_one("2025a", Course::Headship, |pending| pending);
+        let (fixture, id) = with_one("2025a", Course::Headship, |pending| {
+            accepted(pending, ScheduleIdentifier::LeadershipAutumn, Some(true))
+        });
+        let participant = fixture.stored(id).participant_id;
         let requests = [
             (Method::POST, accept_path(id), TOKEN),
             (Method::PUT, funded_place_path(id), TOKEN),
+            (Method::PUT, format!("/api/v3/participants/npq/{participant}/defer"), TOKEN),
+            (Method::PUT, format!("/api/v3/participants/npq/{participant}/change-schedule"), TOKEN),
             (Method::POST, format!("/api/admin/v1/applications/{id}/revert-to-pending"), ADMIN_TOKEN),
             (Method::POST, "/api/admin/v1/applications/expire".to_owned(), ADMIN_TOKEN),
+            (Method::POST, format!("/api/admin/v1/participants/{participant}/merge"), ADMIN_TOKEN),
         ];
         for (method, path, token) in requests {
             let status = runtime.block_on(async { fixture.send(method.clone(), &path, token, Some(&body)).await.0.status() });
