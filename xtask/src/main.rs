@@ -2,7 +2,7 @@
 //!
 //! - `ci`: formatting, lints and the whole test suite on SQLite and PostgreSQL; the command CI runs.
 //! - `openapi`: writes the OpenAPI documents to `docs/openapi/`: `v3.json` for lead providers and
-//!   `admin-v1.json` for DfE staff.
+//!   `admin-v1.json` for DfE staff and `registration-v1.json` for the registration front end.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         Some("openapi") => openapi(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write docs/openapi/v3.json and admin-v1.json from the code"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write the OpenAPI documents in docs/openapi/ from the code"
             );
             return ExitCode::from(2);
         }
@@ -78,10 +78,26 @@ fn ci() -> Result<(), String> {
 }
 
 fn openapi() -> Result<(), String> {
-    for (document, file) in [("v3", "docs/openapi/v3.json"), ("admin", "docs/openapi/admin-v1.json")] {
+    let documents = [
+        ("v3", "docs/openapi/v3.json"),
+        ("admin", "docs/openapi/admin-v1.json"),
+        ("registration", "docs/openapi/registration-v1.json"),
+    ];
+    for (document, file) in documents {
         let output = workspace_root().join(file);
         let output = output.to_str().ok_or("the workspace path is not UTF-8")?;
-        cargo(&["run", "--quiet", "--package", "npq-server", "--", "openapi", "--document", document, "--output", output])?;
+        cargo(&[
+            "run",
+            "--quiet",
+            "--package",
+            "npq-server",
+            "--",
+            "openapi",
+            "--document",
+            document,
+            "--output",
+            output,
+        ])?;
         eprintln!("xtask: wrote {output}");
     }
     Ok(())

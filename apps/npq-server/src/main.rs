@@ -1,26 +1,25 @@
 //! The npq server and its operator command line. This file contains configuration and wiring only:
 //! every rule lives in npq-domain, storage in npq-store-seaorm and HTTP in npq-api.
 
+mod config;
+mod lead_providers;
 mod operator;
 
-use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 use npq_api::ApiState;
+use npq_api::operations::time_travel::RequestClock;
 use npq_domain::auth::{MIN_SECRET_BYTES, TokenKey};
-use npq_domain::ports::SystemClock;
+use npq_domain::ports::{Clock, SystemClock};
 use npq_domain::service::TokenService;
 use npq_store_seaorm::{DEFAULT_DATABASE_URL, Store, redact_database_url, seed};
 use rand::RngCore;
 
 /// File that keeps a generated server secret when `NPQ_SECRET` is not set.
 const SECRET_FILE: &str = ".npq-secret";
-
-/// Address the server listens on when neither `--bind` nor `NPQ_BIND` is given.
-const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
 #[derive(Debug, Parser)]
 #[command(name = "npq-server", version, about = "The NPQ lead provider API server and its operator commands")]
@@ -33,13 +32,27 @@ struct Cli {
 
 #[derive(Debug, Args)]
 struct GlobalOptions {
-    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DATABASE`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
-    database_url: String,
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST:PORT/DATABASE`. Default:
+    /// `sqlite://npq.sqlite3?mode=rwc`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
     /// Secret that keys the stored token digests: at least 32 characters. When unset, a secret is
     /// generated once and kept in `.npq-secret` in the working directory.
     #[arg(long, env = "NPQ_SECRET", hide_env_values = true, global = true)]
     secret: Option<String>,
+    /// TOML file with settings; flags and environment variables win over it. docs/operations.md
+    /// lists its keys.
+    #[arg(long, env = "NPQ_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Format of the log lines on standard error.
+    #[arg(long, env = "NPQ_LOG_FORMAT", value_enum, global = true)]
+    log_format: Option<config::LogFormat>,
+}
+
+impl GlobalOptions {
+    fn database_url(&self) -> &str {
+        self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,9 +70,19 @@ enum Command {
     },
     /// Correct an application as DfE staff: the admin API's actions from the command line.
     Application(operator::ApplicationCommand),
+    /// Restrict where a lead provider's requests may come from.
+    LeadProvider {
+        #[command(subcommand)]
+        command: lead_providers::LeadProviderCommand,
+    },
     /// Merge a person's duplicate accounts, as DfE staff.
     Participant(operator::ParticipantCommand),
-    /// Print an OpenAPI document: the lead provider API v3, or the DfE admin API.
+    /// Load the reference lists that decide funding eligibility.
+    Reference {
+        #[command(subcommand)]
+        command: ReferenceCommand,
+    },
+    /// Print an OpenAPI document: the lead provider API v3, the DfE admin API or the registration API.
     Openapi {
         /// Which document to print.
         #[arg(long, value_enum, default_value_t = Document::V3)]
@@ -77,13 +100,60 @@ enum Document {
     V3,
     /// The DfE admin API.
     Admin,
+    /// The registration API.
+    Registration,
 }
 
 #[derive(Debug, Args)]
 struct ServeOptions {
-    /// Address and port to listen on.
-    #[arg(long, env = "NPQ_BIND", default_value = DEFAULT_BIND)]
-    bind: SocketAddr,
+    /// Address and port to listen on. Default: 127.0.0.1:8080.
+    #[arg(long, env = "NPQ_BIND")]
+    bind: Option<String>,
+    /// Proxy whose X-Forwarded-For entries are believed, as an address or CIDR network; repeat for
+    /// several. The environment variable takes a comma-separated list.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", env = "NPQ_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
+    /// Requests allowed per API token, as N/DURATION such as 1000/5m, or `off`. Default: 1000/5m.
+    #[arg(long, value_name = "RATE", env = "NPQ_RATE_LIMIT_PER_TOKEN")]
+    rate_limit_per_token: Option<String>,
+    /// Requests allowed per client address, as N/DURATION such as 3000/5m, or `off`. Default:
+    /// 3000/5m.
+    #[arg(long, value_name = "RATE", env = "NPQ_RATE_LIMIT_PER_IP")]
+    rate_limit_per_ip: Option<String>,
+    /// Seconds a request may take before it is abandoned with 503. Default: 30.
+    #[arg(long, value_name = "SECONDS", env = "NPQ_REQUEST_TIMEOUT")]
+    request_timeout: Option<u64>,
+    /// Largest request body accepted, in bytes; larger ones get 413. Default and maximum: 65536.
+    #[arg(long, value_name = "BYTES", env = "NPQ_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Sandbox mode: honours the X-With-Server-Date header. Never use it in production.
+    #[arg(long, env = "NPQ_SANDBOX")]
+    sandbox: bool,
+    /// Honours the X-Sandbox-Delay-Ms header, for tests of slow requests. Needs --sandbox.
+    #[arg(long, hide = true)]
+    sandbox_delay_header: bool,
+}
+
+impl ServeOptions {
+    /// Reads the options of `serve` from the environment alone, for when no command is given.
+    fn from_environment() -> Result<Self> {
+        let command = <Self as Args>::augment_args(clap::Command::new("serve"));
+        let matches = command.try_get_matches_from(["serve"])?;
+        Ok(<Self as FromArgMatches>::from_arg_matches(&matches)?)
+    }
+
+    fn into_settings(self) -> config::ServeSettings {
+        config::ServeSettings {
+            bind: self.bind,
+            trusted_proxies: self.trusted_proxies,
+            rate_limit_per_token: self.rate_limit_per_token,
+            rate_limit_per_ip: self.rate_limit_per_ip,
+            request_timeout: self.request_timeout,
+            max_body_bytes: self.max_body_bytes,
+            sandbox: self.sandbox,
+            sandbox_delay_header: self.sandbox_delay_header,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -114,22 +184,57 @@ enum TokenCommand {
         #[arg(long)]
         user: String,
     },
+    /// Create a token for the registration front end. The token is printed once, alone on the last
+    /// line.
+    CreateRegistration {
+        /// Note on who uses the token.
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReferenceCommand {
+    /// Import a reference list from a CSV file with a header row; rows replace stored rows with the
+    /// same key.
+    Import {
+        /// Which list the file holds.
+        #[arg(value_enum)]
+        list: ReferenceList,
+        /// The CSV file.
+        file: std::path::PathBuf,
+    },
+}
+
+/// A reference list that can be imported.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReferenceList {
+    /// Schools and colleges: urn, name, ukprn, establishment_type, on_rise_list, on_pp50_list.
+    Schools,
+    /// Private childcare providers: urn, name, on_childminder_list.
+    ChildcareProviders,
+    /// Initial teacher training providers: legal_name, approved.
+    IttProviders,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let mut cli = Cli::parse();
+    let file = config::FileConfig::read_optional(cli.global.config.as_ref())?;
+    init_logging(config::log_format(cli.global.log_format, &file)?);
+    if cli.global.database_url.is_none() {
+        cli.global.database_url = file.database_url.clone();
+    }
+    if cli.global.secret.is_none() {
+        cli.global.secret = file.secret.clone();
+    }
 
-    let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeOptions { bind: default_bind()? })) {
-        Command::Serve(options) => serve(&cli.global, options).await,
+    let command = match cli.command {
+        Some(command) => command,
+        None => Command::Serve(ServeOptions::from_environment()?),
+    };
+    match command {
+        Command::Serve(options) => serve(&cli.global, options, &file).await,
         Command::Migrate => {
             let store = open_store(&cli.global).await?;
             store.migrate().await.context("migration failed")?;
@@ -175,10 +280,54 @@ async fn main() -> Result<()> {
             println!("{}", plain.expose());
             Ok(())
         }
+        Command::Token { command: TokenCommand::CreateRegistration { description } } => {
+            let store = open_store(&cli.global).await?;
+            store.migrate().await.context("migration failed")?;
+            let tokens = TokenService::new(store, token_key(&cli.global)?, SystemClock);
+            let (token, plain) = tokens
+                .issue_registration_token(description, &mut rand::rng())
+                .await
+                .context("cannot create the token")?;
+            tracing::info!(token_id = %token.id, "created a registration token; it is shown once");
+            println!("{}", plain.expose());
+            Ok(())
+        }
+        Command::Reference { command: ReferenceCommand::Import { list, file } } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let store = open_store(&cli.global).await?;
+            store.migrate().await.context("migration failed")?;
+            let invalid = |error: npq_store_seaorm::reference_lists::ImportError| {
+                anyhow::anyhow!("{}: {error}; nothing was imported", file.display())
+            };
+            let count = match list {
+                ReferenceList::Schools => {
+                    let rows = npq_store_seaorm::reference_lists::parse_schools(&text).map_err(invalid)?;
+                    store.import_schools(&rows).await?;
+                    rows.len()
+                }
+                ReferenceList::ChildcareProviders => {
+                    let rows = npq_store_seaorm::reference_lists::parse_childcare_providers(&text).map_err(invalid)?;
+                    store.import_childcare_providers(&rows).await?;
+                    rows.len()
+                }
+                ReferenceList::IttProviders => {
+                    let rows = npq_store_seaorm::reference_lists::parse_itt_providers(&text).map_err(invalid)?;
+                    store.import_itt_providers(&rows).await?;
+                    rows.len()
+                }
+            };
+            tracing::info!(rows = count, list = ?list, "imported");
+            Ok(())
+        }
         Command::Application(command) => {
             let store = open_store(&cli.global).await?;
             store.migrate().await.context("migration failed")?;
             operator::run(store, command).await
+        }
+        Command::LeadProvider { command } => {
+            let store = open_store(&cli.global).await?;
+            store.migrate().await.context("migration failed")?;
+            lead_providers::run(store, command).await
         }
         Command::Participant(command) => {
             let store = open_store(&cli.global).await?;
@@ -189,6 +338,7 @@ async fn main() -> Result<()> {
             let document = match document {
                 Document::V3 => npq_api::openapi_document_json(),
                 Document::Admin => npq_api::admin_openapi_document_json(),
+                Document::Registration => npq_api::registration_openapi_document_json(),
             };
             match output {
                 Some(path) => {
@@ -203,18 +353,22 @@ async fn main() -> Result<()> {
     }
 }
 
-/// Returns the listen address when no subcommand is given: clap parses `serve`'s options only for
-/// an explicit `serve`, so `NPQ_BIND` is read here for the default command.
-fn default_bind() -> Result<SocketAddr> {
-    let text = std::env::var("NPQ_BIND").unwrap_or_else(|_| DEFAULT_BIND.to_owned());
-    text.parse().with_context(|| format!("NPQ_BIND '{text}' is not an address such as 127.0.0.1:8080"))
+/// Sets up logging to standard error in `format`. `RUST_LOG` sets the levels.
+fn init_logging(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        config::LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        config::LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+    }
 }
 
 async fn open_store(options: &GlobalOptions) -> Result<Store> {
-    let url = &options.database_url;
+    let url = options.database_url();
     Store::connect(url).await.map_err(|error| {
         // The driver's message can quote an unparseable URL whole, so it is redacted here as well.
-        let message = error.to_string().replace(url.as_str(), &redact_database_url(url));
+        let message = error.to_string().replace(url, &redact_database_url(url));
         anyhow::anyhow!("cannot open the database at {}: {message}", redact_database_url(url))
     })
 }
@@ -258,7 +412,9 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
 }
 
-async fn serve(options: &GlobalOptions, serve: ServeOptions) -> Result<()> {
+async fn serve(options: &GlobalOptions, serve: ServeOptions, file: &config::FileConfig) -> Result<()> {
+    // Settings are checked before anything else, so a mistake stops the server at once.
+    let config = config::ServeConfig::resolve(serve.into_settings(), file)?;
     let store = open_store(options).await?;
     store.migrate().await.context("migration failed")?;
     tracing::info!("database migrations are up to date");
@@ -270,21 +426,44 @@ async fn serve(options: &GlobalOptions, serve: ServeOptions) -> Result<()> {
     }
     let key = token_key(options)?;
 
-    let state = ApiState::over(store.clone(), key, Arc::new(SystemClock));
+    // Services read the time through a clock that sandbox requests can move with
+    // X-With-Server-Date; outside sandbox mode the header is never read, so it is the system time.
+    let clock: Arc<dyn Clock> = Arc::new(RequestClock::new(SystemClock));
+    let state = ApiState::over(store.clone(), key, clock);
+    let mut http = config.http_options();
+    http.database = Some(Arc::new(store.clone()));
 
-    let listener = poem::listener::TcpListener::bind(serve.bind);
+    let listener = poem::listener::TcpListener::bind(config.bind);
+    let describe_limit = |limit: Option<npq_api::operations::rate_limit::RateLimit>| {
+        limit.map_or_else(|| "off".to_owned(), |limit| limit.to_string())
+    };
     tracing::info!(
-        address = %serve.bind,
-        database = %redact_database_url(&options.database_url),
+        address = %config.bind,
+        database = %redact_database_url(options.database_url()),
+        trusted_proxies = ?config.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        rate_limit_per_token = %describe_limit(config.rate_limit_per_token),
+        rate_limit_per_ip = %describe_limit(config.rate_limit_per_ip),
+        request_timeout_seconds = config.request_timeout.as_secs(),
+        max_body_bytes = config.max_body_bytes,
+        sandbox = config.sandbox,
         "serving the NPQ API; documentation at http://{}/api/docs/v3",
-        serve.bind
+        config.bind
     );
+    if config.sandbox {
+        tracing::warn!(
+            "sandbox mode is on: X-With-Server-Date moves the clock of each request; never use it in production"
+        );
+    }
     tracing::info!(
         "to get a token, run in this directory: cargo run -p npq-server -- token create --lead-provider \"Ambition Institute\" \
          (an installed binary: npq-server token create ...; keep the same DATABASE_URL and NPQ_SECRET)"
     );
     poem::Server::new(listener)
-        .run_with_graceful_shutdown(npq_api::routes(state), shutdown_signal(), Some(std::time::Duration::from_secs(30)))
+        .run_with_graceful_shutdown(
+            npq_api::serve(state, http),
+            shutdown_signal(),
+            Some(std::time::Duration::from_secs(30)),
+        )
         .await
         .context("the server stopped with an error")
 }

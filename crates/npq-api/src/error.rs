@@ -1,14 +1,21 @@
 //! Error responses: what every failure is sent as, and how operations document them.
 //!
-//! Two body shapes exist, as in the reference service:
+//! Three body shapes exist, as in the reference service:
 //!
 //! - a list of errors, `{"errors":[{"title":"...","detail":"..."}]}`, for 400 (title `Bad request`)
 //!   and 422 (title is the attribute that failed validation);
+//! - the same list with the participant's id changes in its one entry, for 410 (a retired
+//!   participant id);
 //! - a single message, `{"error":"..."}`, for 401, 404, 500 and 503.
+//!
+//! The operational errors that the reference service does not have follow the same shapes. A 403
+//! for an address outside the lead provider's allow-list is a list of errors titled `Forbidden`.
+//! A 410 for a retired API version, a 413, a 429 and a timed-out 503 are a single message.
 
 use std::marker::PhantomData;
 
 use npq_domain::error::FieldError;
+use npq_domain::participant::ParticipantIdChange;
 use npq_domain::{DomainError, StoreError};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
@@ -16,8 +23,16 @@ use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registr
 use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{ApiResponse, Object};
 
+use crate::resources::participants::ParticipantIdChangeResource;
+
 /// Title of every 400 error.
 pub const BAD_REQUEST_TITLE: &str = "Bad request";
+
+/// Title of the 403 error for a client address outside the lead provider's allow-list.
+pub const FORBIDDEN_TITLE: &str = "Forbidden";
+
+/// Title of the 410 error for a retired participant id.
+pub const PARTICIPANT_ID_CHANGED_TITLE: &str = "The participant ID has changed";
 
 const UNAUTHENTICATED_MESSAGE: &str =
     "Access denied: send a valid API token in the Authorization header, as 'Authorization: Bearer <token>'";
@@ -37,6 +52,10 @@ pub enum ApiError {
     /// 404: no such route, or no such resource visible to the caller.
     #[error("not found")]
     NotFound,
+    /// 410: the participant id was retired when DfE merged two accounts of one person. The change
+    /// that retired it comes first, then every other change into the account that replaced it.
+    #[error("participant id retired")]
+    ParticipantIdChanged(Vec<ParticipantIdChange>),
     /// 422: business rules rejected the request.
     #[error("validation failed")]
     Invalid(Vec<FieldError>),
@@ -46,6 +65,24 @@ pub enum ApiError {
     /// 503: the database could not be reached.
     #[error("service unavailable")]
     Unavailable,
+    /// 403: the request is authenticated but not allowed, such as one from an address outside the
+    /// lead provider's allow-list. The message gives the reason.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 410: the path belongs to a retired version of the API. The message names the version to
+    /// use and its documentation.
+    #[error("retired API version: {0}")]
+    VersionRetired(String),
+    /// 413: the request body is larger than the server accepts. The message gives the maximum.
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(String),
+    /// 429: the client sent more requests than its rate limit allows. Sent with a `Retry-After`
+    /// header of `retry_after_seconds`.
+    #[error("too many requests: {message}")]
+    TooManyRequests { message: String, retry_after_seconds: u64 },
+    /// 503: the request took longer than the server's time limit and was abandoned.
+    #[error("timed out: {0}")]
+    TimedOut(String),
 }
 
 impl From<DomainError> for ApiError {
@@ -55,6 +92,7 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound => Self::NotFound,
             DomainError::InvalidParameters(error) => Self::BadRequest(error.to_string()),
             DomainError::Invalid(errors) => Self::Invalid(errors),
+            DomainError::AddressNotAllowed(address) => Self::Forbidden(address_not_allowed_message(address)),
             DomainError::Store(StoreError::Unavailable(cause)) => {
                 tracing::warn!(error = %cause, "database unavailable; returning 503");
                 Self::Unavailable
@@ -74,9 +112,15 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::ParticipantIdChanged(_) => StatusCode::GONE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::VersionRetired(_) => StatusCode::GONE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -85,11 +129,29 @@ impl ApiError {
         match self {
             Self::BadRequest(detail) => BadRequestResponse::new(detail).to_json_value(),
             Self::Invalid(errors) => UnprocessableEntityResponse::new(errors).to_json_value(),
+            Self::ParticipantIdChanged(changes) => GoneResponse::new(changes).to_json_value(),
             Self::Unauthenticated => message_body(UNAUTHENTICATED_MESSAGE),
             Self::NotFound => message_body(NOT_FOUND_MESSAGE),
             Self::Internal => message_body(INTERNAL_MESSAGE),
             Self::Unavailable => message_body(UNAVAILABLE_MESSAGE),
+            Self::Forbidden(detail) => {
+                serde_json::json!({ "errors": [{ "title": FORBIDDEN_TITLE, "detail": detail }] })
+            }
+            Self::VersionRetired(message)
+            | Self::PayloadTooLarge(message)
+            | Self::TooManyRequests { message, .. }
+            | Self::TimedOut(message) => message_body(message),
         }
+    }
+}
+
+/// Builds the detail of the 403 for a client address outside the lead provider's allow-list.
+fn address_not_allowed_message(address: Option<std::net::IpAddr>) -> String {
+    match address {
+        Some(address) => format!(
+            "Requests from {address} are not allowed for your organisation: the address is not in any network on its allow-list. Send requests from an allowed network, or ask DfE to add this address."
+        ),
+        None => "Your organisation accepts requests only from the networks on its allow-list, and the address of this request could not be determined.".to_owned(),
     }
 }
 
@@ -103,7 +165,11 @@ impl poem::error::ResponseError for ApiError {
     }
 
     fn as_response(&self) -> Response {
-        Response::builder().status(self.status()).content_type(crate::JSON_CONTENT_TYPE).body(self.body().to_string())
+        let mut builder = Response::builder().status(self.status()).content_type(crate::JSON_CONTENT_TYPE);
+        if let Self::TooManyRequests { retry_after_seconds, .. } = self {
+            builder = builder.header(poem::http::header::RETRY_AFTER, retry_after_seconds.to_string());
+        }
+        builder.body(self.body().to_string())
     }
 }
 
@@ -165,6 +231,49 @@ pub fn error_details(field_errors: &[FieldError]) -> Vec<ErrorDetail> {
     errors
 }
 
+/// One entry of a 410 error: why the participant id no longer works, and what replaced it.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct ParticipantIdChangedDetail {
+    /// Always `The participant ID has changed`.
+    pub title: String,
+    /// The retired id and the id to use instead.
+    pub detail: String,
+    /// The change that retired the id, then every other change into the account that replaced it,
+    /// newest first.
+    pub participant_id_changes: Vec<ParticipantIdChangeResource>,
+}
+
+/// The participant id was retired when DfE merged two accounts of one person. Use the
+/// `to_participant_id` of the first change instead.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct GoneResponse {
+    /// Always exactly one error.
+    pub errors: Vec<ParticipantIdChangedDetail>,
+}
+
+impl GoneResponse {
+    fn new(changes: &[ParticipantIdChange]) -> Self {
+        let detail = match changes.first() {
+            Some(retirement) => format!(
+                "The participant ID {} was replaced by {} when DfE merged two accounts of the same person. Use {} from now on.",
+                retirement.from_participant_id, retirement.to_participant_id, retirement.to_participant_id
+            ),
+            None => "The participant ID was replaced when DfE merged two accounts of the same person.".to_owned(),
+        };
+        Self {
+            errors: vec![ParticipantIdChangedDetail {
+                title: PARTICIPANT_ID_CHANGED_TITLE.to_owned(),
+                detail,
+                participant_id_changes: changes.iter().map(ParticipantIdChangeResource::from).collect(),
+            }],
+        }
+    }
+
+    fn to_json_value(&self) -> serde_json::Value {
+        self.to_json().unwrap_or_default()
+    }
+}
+
 /// The API token is missing, unknown or not accepted by this API.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct UnauthorisedResponse {
@@ -194,7 +303,11 @@ pub enum ErrorStatus {
     BadRequest,
     Unauthorised,
     NotFound,
+    /// 410, for a participant id that DfE retired by merging two accounts.
+    ParticipantIdChanged,
     UnprocessableEntity,
+    /// 422, for a list filter value that is not allowed.
+    UnpermittedFilter,
     InternalServerError,
     ServiceUnavailable,
 }
@@ -232,6 +345,16 @@ impl ErrorStatus {
             (Self::NotFound, Audience::DfeStaff) => {
                 (404, "No resource has this id, or the id is not a UUID.", NotFoundResponse::schema_ref())
             }
+            (Self::ParticipantIdChanged, _) => (
+                410,
+                "The participant id was retired when DfE merged two accounts of one person, whoever asks. The error lists the id changes; use the `to_participant_id` of the first.",
+                GoneResponse::schema_ref(),
+            ),
+            (Self::UnpermittedFilter, _) => (
+                422,
+                "A filter has a value that is not allowed, such as a `filter[training_status]` that is not a training status. The error is titled `Unpermitted parameters` and its detail lists the allowed values.",
+                UnprocessableEntityResponse::schema_ref(),
+            ),
             (Self::UnprocessableEntity, _) => (
                 422,
                 "The request breaks a business rule; each error is titled with the attribute concerned.",
@@ -258,7 +381,8 @@ impl ErrorStatus {
             Self::BadRequest => BadRequestResponse::register(registry),
             Self::Unauthorised => UnauthorisedResponse::register(registry),
             Self::NotFound => NotFoundResponse::register(registry),
-            Self::UnprocessableEntity => UnprocessableEntityResponse::register(registry),
+            Self::ParticipantIdChanged => GoneResponse::register(registry),
+            Self::UnprocessableEntity | Self::UnpermittedFilter => UnprocessableEntityResponse::register(registry),
             Self::InternalServerError | Self::ServiceUnavailable => ServerErrorResponse::register(registry),
         }
     }
@@ -292,6 +416,33 @@ impl DocumentedErrors for ShowErrors {
         ErrorStatus::BadRequest,
         ErrorStatus::Unauthorised,
         ErrorStatus::NotFound,
+        ErrorStatus::InternalServerError,
+        ErrorStatus::ServiceUnavailable,
+    ];
+}
+
+/// Errors of the participant list, whose `filter[training_status]` is checked by the rules.
+pub struct ParticipantListErrors;
+
+impl DocumentedErrors for ParticipantListErrors {
+    const STATUSES: &'static [ErrorStatus] = &[
+        ErrorStatus::BadRequest,
+        ErrorStatus::Unauthorised,
+        ErrorStatus::UnpermittedFilter,
+        ErrorStatus::InternalServerError,
+        ErrorStatus::ServiceUnavailable,
+    ];
+}
+
+/// Errors of reading one participant, whose id may have been retired.
+pub struct ParticipantShowErrors;
+
+impl DocumentedErrors for ParticipantShowErrors {
+    const STATUSES: &'static [ErrorStatus] = &[
+        ErrorStatus::BadRequest,
+        ErrorStatus::Unauthorised,
+        ErrorStatus::NotFound,
+        ErrorStatus::ParticipantIdChanged,
         ErrorStatus::InternalServerError,
         ErrorStatus::ServiceUnavailable,
     ];
@@ -411,6 +562,34 @@ mod tests {
             ]})
         );
         assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn retired_participant_id_is_410_naming_both_ids() {
+        use chrono::TimeZone;
+        use npq_domain::ids::ParticipantId;
+
+        let (from, to) = (ParticipantId::new_random(), ParticipantId::new_random());
+        let changed_at = chrono::Utc.with_ymd_and_hms(2025, 9, 10, 10, 0, 0).unwrap();
+        let error = ApiError::ParticipantIdChanged(vec![ParticipantIdChange {
+            from_participant_id: from,
+            to_participant_id: to,
+            changed_at,
+        }]);
+        assert_eq!(error.status(), StatusCode::GONE);
+        let body = error.body();
+        assert_eq!(body["errors"][0]["title"], PARTICIPANT_ID_CHANGED_TITLE);
+        let detail = body["errors"][0]["detail"].as_str().unwrap();
+        assert!(detail.contains(&from.to_string()), "{detail}");
+        assert!(detail.contains(&to.to_string()), "{detail}");
+        assert_eq!(
+            body["errors"][0]["participant_id_changes"],
+            serde_json::json!([{
+                "from_participant_id": from.to_string(),
+                "to_participant_id": to.to_string(),
+                "changed_at": "2025-09-10T10:00:00Z",
+            }])
+        );
     }
 
     #[test]

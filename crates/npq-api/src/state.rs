@@ -3,8 +3,11 @@
 use std::sync::Arc;
 
 use npq_domain::auth::TokenKey;
-use npq_domain::ports::{ApplicationRepository, Clock, DecisionStore, LeadProviderRepository, TokenRepository};
-use npq_domain::service::{ApplicationService, DecisionService, TokenService};
+use npq_domain::ports::{
+    ApplicationRepository, Clock, DecisionStore, LeadProviderRepository, ParticipantRepository,
+    ReferenceListRepository, RegistrationStore, TokenRepository,
+};
+use npq_domain::service::{ApplicationService, DecisionService, ParticipantService, RegistrationService, TokenService};
 
 /// The store behind token authentication: tokens and the lead providers they belong to.
 pub trait TokenStore: TokenRepository + LeadProviderRepository {}
@@ -17,6 +20,18 @@ pub trait DecisionBackend: DecisionStore + ApplicationRepository {}
 
 impl<T: DecisionStore + ApplicationRepository> DecisionBackend for T {}
 
+/// The store behind participants: the reads of a lead provider's participants, and the
+/// transactions that apply the provider's actions on their training.
+pub trait ParticipantBackend: ParticipantRepository + DecisionStore {}
+
+impl<T: ParticipantRepository + DecisionStore> ParticipantBackend for T {}
+
+/// The store behind registration: the reference lists, the registration transaction, and the
+/// reads that return the registered application.
+pub trait RegistrationBackend: ReferenceListRepository + RegistrationStore + ApplicationRepository {}
+
+impl<T: ReferenceListRepository + RegistrationStore + ApplicationRepository> RegistrationBackend for T {}
+
 /// The services the API calls. Cloning is cheap: every store is behind an `Arc`.
 ///
 /// [`ApiState::over`] wires every service to one store; tests may build the fields one by one.
@@ -25,6 +40,8 @@ pub struct ApiState {
     pub applications: ApplicationService<Arc<dyn ApplicationRepository>>,
     pub tokens: TokenService<Arc<dyn TokenStore>, Arc<dyn Clock>>,
     pub decisions: DecisionService<Arc<dyn DecisionBackend>, Arc<dyn Clock>>,
+    pub participants: ParticipantService<Arc<dyn ParticipantBackend>, Arc<dyn Clock>>,
+    pub registrations: RegistrationService<Arc<dyn RegistrationBackend>, Arc<dyn Clock>>,
 }
 
 impl ApiState {
@@ -32,15 +49,25 @@ impl ApiState {
     /// `key` and reading the time from `clock`.
     pub fn over<S>(store: S, key: TokenKey, clock: Arc<dyn Clock>) -> Self
     where
-        S: ApplicationRepository + TokenStore + DecisionBackend + Clone + 'static,
+        S: ApplicationRepository
+            + TokenStore
+            + DecisionBackend
+            + ParticipantBackend
+            + RegistrationBackend
+            + Clone
+            + 'static,
     {
         let applications: Arc<dyn ApplicationRepository> = Arc::new(store.clone());
         let tokens: Arc<dyn TokenStore> = Arc::new(store.clone());
-        let decisions: Arc<dyn DecisionBackend> = Arc::new(store);
+        let decisions: Arc<dyn DecisionBackend> = Arc::new(store.clone());
+        let participants: Arc<dyn ParticipantBackend> = Arc::new(store.clone());
+        let registrations: Arc<dyn RegistrationBackend> = Arc::new(store);
         Self {
             applications: ApplicationService::new(applications),
             tokens: TokenService::new(tokens, key, clock.clone()),
-            decisions: DecisionService::new(decisions, clock),
+            decisions: DecisionService::new(decisions, clock.clone()),
+            participants: ParticipantService::new(participants, clock.clone()),
+            registrations: RegistrationService::new(registrations, clock),
         }
     }
 }

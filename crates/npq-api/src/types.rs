@@ -134,6 +134,10 @@ text_enums!(
     npq_domain::schedule::ScheduleIdentifier,
     npq_domain::application::TrainingStatus,
     npq_domain::decision::HistoryField,
+    npq_domain::training::DeferralReason,
+    npq_domain::training::WithdrawalReason,
+    npq_domain::course::CourseGroup,
+    npq_domain::cohort::FundingRegime,
 );
 
 /// A domain enum sent as a string, with its values listed inline in the schema.

@@ -22,6 +22,7 @@ pub mod error;
 pub mod identifiers;
 pub mod ids;
 pub mod listing;
+pub mod network;
 pub mod participant;
 pub mod person;
 pub mod ports;

@@ -17,6 +17,7 @@ use crate::error::DomainError;
 use crate::identifiers::{OfstedUrn, SchoolUrn};
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::ApplicationQuery;
+use crate::network::AllowList;
 use crate::participant::{MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord};
 use crate::person::Person;
 use crate::provider::LeadProvider;
@@ -200,6 +201,35 @@ pub trait LeadProviderRepository: Send + Sync {
 
     /// Returns every lead provider, by name.
     async fn list_lead_providers(&self) -> Result<Vec<LeadProvider>, StoreError>;
+
+    /// Returns the networks the lead provider's requests may come from, or `None` when no lead
+    /// provider has this id. An empty list places no restriction.
+    async fn allowed_networks(&self, id: LeadProviderId) -> Result<Option<AllowList>, StoreError>;
+
+    /// Replaces the lead provider's allow-list; an empty list removes the restriction. Returns
+    /// `false` when no lead provider has this id.
+    async fn set_allowed_networks(&self, id: LeadProviderId, networks: &AllowList) -> Result<bool, StoreError>;
+}
+
+/// The database's health, for readiness checks and metrics.
+#[async_trait]
+pub trait DatabaseHealth: Send + Sync {
+    /// Checks that the database responds to a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Returns the figures of the connection pool, or `None` when the store has no pool.
+    fn pool_status(&self) -> Option<PoolStatus>;
+}
+
+/// Figures of a database connection pool at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    /// Open connections that no request is using.
+    pub idle: u32,
+    /// Maximum number of connections the pool opens.
+    pub max: u32,
 }
 
 /// The current time. Services read it through this port so tests can fix it.
@@ -369,5 +399,13 @@ impl<T: LeadProviderRepository + ?Sized> LeadProviderRepository for Arc<T> {
 
     async fn list_lead_providers(&self) -> Result<Vec<LeadProvider>, StoreError> {
         (**self).list_lead_providers().await
+    }
+
+    async fn allowed_networks(&self, id: LeadProviderId) -> Result<Option<AllowList>, StoreError> {
+        (**self).allowed_networks(id).await
+    }
+
+    async fn set_allowed_networks(&self, id: LeadProviderId, networks: &AllowList) -> Result<bool, StoreError> {
+        (**self).set_allowed_networks(id, networks).await
     }
 }

@@ -858,6 +858,43 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
         Ok(token.description.unwrap_or_else(|| format!("DfE user of token {}", token.id)))
     }
 
+    /// Checks a registration front end token. Any other token is [`DomainError::Unauthenticated`].
+    pub async fn authenticate_registration(&self, presented: &PlainToken) -> Result<(), DomainError> {
+        let digest = self.key.digest(presented.expose());
+        let token = self.repository.find_token_by_digest(&digest).await?.ok_or(DomainError::Unauthenticated)?;
+        if !token.digest.matches(&digest) || token.scope != TokenScope::Registration {
+            return Err(DomainError::Unauthenticated);
+        }
+        let now = self.clock.now();
+        if token_use_needs_recording(token.last_used_at, now)
+            && let Err(error) = self.repository.record_token_use(token.id, now).await
+        {
+            tracing::warn!(token_id = %token.id, %error, "could not record the token's use");
+        }
+        Ok(())
+    }
+
+    /// Creates a token for the registration front end and returns it with its plain text, which is
+    /// never available again.
+    pub async fn issue_registration_token(
+        &self,
+        description: Option<String>,
+        rng: &mut impl RngCore,
+    ) -> Result<(ApiToken, PlainToken), IssueTokenError> {
+        let plain = PlainToken::generate(rng);
+        let token = ApiToken {
+            id: ApiTokenId::new_random(),
+            scope: TokenScope::Registration,
+            lead_provider: None,
+            digest: self.key.digest(plain.expose()),
+            description,
+            created_at: self.clock.now(),
+            last_used_at: None,
+        };
+        self.repository.insert_token(&token).await?;
+        Ok((token, plain))
+    }
+
     /// Creates an admin token for the named DfE staff member, whose name is recorded with every
     /// change they make, and returns it with its plain text, which is never available again.
     pub async fn issue_admin_token(
@@ -913,6 +950,48 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
         };
         self.repository.insert_token(&token).await?;
         Ok((token, lead_provider, plain))
+    }
+}
+
+/// Allow-lists: the networks each lead provider's requests may come from.
+impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
+    /// Checks a request of `lead_provider` from `client` against the provider's allow-list. An
+    /// empty list allows any address. A non-empty list refuses a request from an address outside it,
+    /// or whose address is unknown, with [`DomainError::AddressNotAllowed`].
+    pub async fn check_client_address(
+        &self,
+        lead_provider: LeadProviderId,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(), DomainError> {
+        // The token named the provider, so a missing provider means it was deleted since.
+        let networks = self.repository.allowed_networks(lead_provider).await?.ok_or(DomainError::Unauthenticated)?;
+        match client {
+            _ if networks.is_unrestricted() => Ok(()),
+            Some(address) if networks.permits(address) => Ok(()),
+            _ => Err(DomainError::AddressNotAllowed(client.map(|address| address.to_canonical()))),
+        }
+    }
+
+    /// Returns the lead provider's allow-list, or [`DomainError::NotFound`] when no lead provider
+    /// has this id.
+    pub async fn allowed_networks(
+        &self,
+        lead_provider: LeadProviderId,
+    ) -> Result<crate::network::AllowList, DomainError> {
+        self.repository.allowed_networks(lead_provider).await?.ok_or(DomainError::NotFound)
+    }
+
+    /// Replaces the lead provider's allow-list and returns it as stored; an empty list removes the
+    /// restriction. [`DomainError::NotFound`] when no lead provider has this id.
+    pub async fn set_allowed_networks(
+        &self,
+        lead_provider: LeadProviderId,
+        networks: crate::network::AllowList,
+    ) -> Result<crate::network::AllowList, DomainError> {
+        if !self.repository.set_allowed_networks(lead_provider, &networks).await? {
+            return Err(DomainError::NotFound);
+        }
+        Ok(networks)
     }
 }
 

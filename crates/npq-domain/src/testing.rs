@@ -19,6 +19,7 @@ use crate::error::DomainError;
 use crate::identifiers::{OfstedUrn, SchoolUrn};
 use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
 use crate::listing::{ApplicationQuery, Direction, SortField};
+use crate::network::AllowList;
 use crate::participant::{
     FromParticipant, MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord,
 };
@@ -57,6 +58,8 @@ pub struct MemoryStore {
     pub participants: Mutex<Vec<ParticipantEntry>>,
     /// Merged accounts, oldest first.
     pub id_changes: Mutex<Vec<ParticipantIdChange>>,
+    /// Allow-lists by lead provider; a provider not listed has no restriction.
+    pub allowed_networks: Mutex<HashMap<LeadProviderId, AllowList>>,
     pub schools: Vec<SchoolRecord>,
     pub childcare_providers: Vec<ChildcareProviderRecord>,
     pub itt_providers: Vec<IttProviderRecord>,
@@ -660,6 +663,25 @@ impl LeadProviderRepository for MemoryStore {
 
     async fn list_lead_providers(&self) -> Result<Vec<LeadProvider>, StoreError> {
         Ok(self.providers.clone())
+    }
+
+    async fn allowed_networks(&self, id: LeadProviderId) -> Result<Option<AllowList>, StoreError> {
+        if !self.providers.iter().any(|provider| provider.id == id) {
+            return Ok(None);
+        }
+        let lists =
+            self.allowed_networks.lock().map_err(|_| StoreError::Other("allow-list lock poisoned".to_owned()))?;
+        Ok(Some(lists.get(&id).cloned().unwrap_or_default()))
+    }
+
+    async fn set_allowed_networks(&self, id: LeadProviderId, networks: &AllowList) -> Result<bool, StoreError> {
+        if !self.providers.iter().any(|provider| provider.id == id) {
+            return Ok(false);
+        }
+        let mut lists =
+            self.allowed_networks.lock().map_err(|_| StoreError::Other("allow-list lock poisoned".to_owned()))?;
+        lists.insert(id, networks.clone());
+        Ok(true)
     }
 }
 

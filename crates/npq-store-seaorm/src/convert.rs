@@ -223,6 +223,7 @@ pub(crate) fn person_to_row(person: &Person) -> person::ActiveModel {
         full_name: Set(person.full_name.clone()),
         previous_names: Set(serde_json::Value::from(person.previous_names.clone()).to_string()),
         merged_into_id: NotSet,
+        account_email: NotSet,
         email: Set(person.email.clone()),
         date_of_birth: Set(person.date_of_birth),
         created_at: Set(stored_instant(person.created_at)),

@@ -127,7 +127,7 @@ fn verified_trn(row: &person::Model) -> Option<String> {
 impl Store {
     /// Starts a transaction that may write: on SQLite it takes the write lock at once, so a
     /// decision never reads data that another writer changes before it commits.
-    async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
         self.db
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),

@@ -321,6 +321,18 @@ impl LeadProviderRepository for Store {
             .map_err(to_store_error)?;
         Ok(rows.into_iter().map(lead_provider_from_row).collect())
     }
+
+    async fn allowed_networks(&self, id: LeadProviderId) -> Result<Option<npq_domain::network::AllowList>, StoreError> {
+        self.read_allowed_networks(id).await
+    }
+
+    async fn set_allowed_networks(
+        &self,
+        id: LeadProviderId,
+        networks: &npq_domain::network::AllowList,
+    ) -> Result<bool, StoreError> {
+        self.write_allowed_networks(id, networks).await
+    }
 }
 
 impl Store {

@@ -518,6 +518,12 @@ pub async fn seed(store: &Store, applications: usize, seed: u64) -> Result<SeedS
     if reference_data_created {
         store.insert_reference_data(&reference).await?;
     }
+    if store.count_schools().await? == 0 {
+        let (schools, childcare_providers, itt_providers) = crate::reference_lists::sandbox_lists();
+        store.import_schools(&schools).await?;
+        store.import_childcare_providers(&childcare_providers).await?;
+        store.import_itt_providers(&itt_providers).await?;
+    }
     if store.count_people().await? > 0 || applications == 0 {
         return Ok(SeedSummary { reference_data_created, people: 0, applications: 0 });
     }

@@ -129,6 +129,7 @@ impl Store {
                 id: NotSet,
                 public_id: Set(provider.id.as_uuid()),
                 name: Set(provider.name.clone()),
+                allowed_networks: NotSet,
                 created_at: Set(stored_instant(provider.created_at)),
                 updated_at: Set(stored_instant(provider.updated_at)),
             };

@@ -1,9 +1,12 @@
 //! The DfE admin API, served under `/api/admin/v1`: DfE staff read any application with its
-//! history and correct decisions that went wrong. Only admin tokens are accepted.
+//! history, correct decisions that went wrong and merge a person's duplicate accounts. Only admin
+//! tokens are accepted.
 //!
 //! Handlers hold no rules, as in the v3 API: each reads its body with [`requests`], calls one
 //! `DecisionService` method with the staff member's name, and maps the result with [`resource`].
 
+pub mod lead_providers;
+pub mod participants;
 pub mod requests;
 pub mod resource;
 
@@ -34,6 +37,8 @@ use self::resource::{
 pub enum AdminTags {
     /// Applications with every lead provider, and the corrections DfE staff make to them.
     Applications,
+    /// People, and the merging of a person's duplicate accounts.
+    Participants,
 }
 
 /// Returns the error to send for a request with a bad body: 404 when no application has the id,

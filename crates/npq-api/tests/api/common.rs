@@ -14,7 +14,7 @@ use npq_domain::ids::{ApiTokenId, ApplicationId, LeadProviderId};
 use npq_domain::person::Person;
 use npq_domain::ports::{ApplicationRepository, Clock};
 use npq_domain::schedule::ScheduleIdentifier;
-use npq_domain::service::{ApplicationService, DecisionService, TokenService};
+use npq_domain::service::{ApplicationService, DecisionService, ParticipantService, RegistrationService, TokenService};
 use npq_domain::testing::{FixedClock, lead_provider};
 pub use npq_domain::testing::{MemoryStore, application, june, person};
 use poem::EndpointExt;
@@ -33,6 +33,20 @@ pub const REGISTRATION_TOKEN: &str = "registration-token-0123456789";
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 /// The name recorded on [`ADMIN_TOKEN`].
 pub const ADMIN_USER: &str = "Priya Shah";
+
+/// Returns the schools the registration tests refer to: `100001`, a community school, and
+/// `140001`, an independent school.
+pub fn sample_schools() -> Vec<npq_domain::registration::SchoolRecord> {
+    let school = |urn: &str, establishment_type| npq_domain::registration::SchoolRecord {
+        urn: urn.parse().expect("a six-digit URN"),
+        name: format!("School {urn}"),
+        ukprn: None,
+        establishment_type,
+        on_rise_list: false,
+        on_pp50_list: false,
+    };
+    vec![school("100001", 1), school("140001", 11)]
+}
 
 /// Returns the instant the fixed clock reads.
 pub fn now() -> Timestamp {
@@ -73,6 +87,15 @@ impl Fixture {
 
     /// Builds the fixture with the applications `build` returns, given the two providers' ids.
     pub fn with_applications(build: impl FnOnce(LeadProviderId, LeadProviderId) -> Vec<(Application, Person)>) -> Self {
+        Self::with_participant_backend(build, |store| store)
+    }
+
+    /// Builds the fixture with the applications `build` returns, serving participants from the
+    /// store that `backend` makes of the in-memory store.
+    pub fn with_participant_backend(
+        build: impl FnOnce(LeadProviderId, LeadProviderId) -> Vec<(Application, Person)>,
+        backend: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn npq_api::ParticipantBackend>,
+    ) -> Self {
         let providers = vec![lead_provider("Teach First"), lead_provider("Ambition Institute")];
         let provider = providers[0].id;
         let other_provider = providers[1].id;
@@ -84,16 +107,21 @@ impl Fixture {
                 stored_token(REGISTRATION_TOKEN, TokenScope::Registration, None),
                 stored_token(ADMIN_TOKEN, TokenScope::Admin, None),
             ]),
+            schools: sample_schools(),
             ..MemoryStore::with_reference_data(providers)
         });
         let applications: Arc<dyn ApplicationRepository> = store.clone();
         let tokens: Arc<dyn npq_api::TokenStore> = store.clone();
         let decisions: Arc<dyn npq_api::DecisionBackend> = store.clone();
+        let participants = backend(store.clone());
+        let registrations: Arc<dyn npq_api::RegistrationBackend> = store.clone();
         let clock: Arc<dyn Clock> = Arc::new(FixedClock(now()));
         let state = ApiState {
             applications: ApplicationService::new(applications),
             tokens: TokenService::new(tokens, token_key(), clock.clone()),
-            decisions: DecisionService::new(decisions, clock),
+            decisions: DecisionService::new(decisions, clock.clone()),
+            participants: ParticipantService::new(participants, clock.clone()),
+            registrations: RegistrationService::new(registrations, clock),
         };
         let client = TestClient::new(npq_api::routes(state).map_to_response().boxed());
         Self { store, provider, other_provider, client }

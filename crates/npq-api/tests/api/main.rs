@@ -8,3 +8,6 @@ mod decisions;
 mod errors_and_headers;
 mod list_parameters;
 mod openapi_document;
+mod operations;
+mod participants;
+mod registration;

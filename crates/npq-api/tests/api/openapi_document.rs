@@ -87,6 +87,14 @@ fn committed_admin_document_is_current() {
 }
 
 #[test]
+fn committed_registration_document_is_current() {
+    assert_committed_copy_is_current(
+        "docs/openapi/registration-v1.json",
+        &npq_api::registration_openapi_document_json(),
+    );
+}
+
+#[test]
 fn application_attributes_match_reference_types() {
     let ours = our_document();
     let reference = reference_document();
@@ -173,4 +181,118 @@ fn list_parameters_are_documented() {
         assert_ne!(parameter["required"], true, "{}: optional", parameter["name"]);
         assert!(parameter["description"].as_str().is_some_and(|text| text.len() > 20), "{}", parameter["name"]);
     }
+}
+
+/// Returns the properties of an object schema, in order, each resolved to the schema it refers
+/// to. A nullable reference (`allOf` with one `$ref`) resolves to the referenced schema.
+fn resolved_properties(document: &Value, schema: &Value) -> Properties {
+    let schema = resolve(document, schema);
+    schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("the schema has no properties: {schema}"))
+        .iter()
+        .map(|(name, property)| {
+            let property = match property["allOf"].as_array().map(Vec::as_slice) {
+                Some([single]) => single,
+                _ => property,
+            };
+            (name.clone(), resolve(document, property).clone())
+        })
+        .collect()
+}
+
+/// The properties of an object schema, in order, with their schemas.
+type Properties = Vec<(String, Value)>;
+
+/// Returns the participant attributes and the enrolment properties of a document.
+fn participant_schemas(document: &Value) -> (Properties, Properties) {
+    let participant = &document["components"]["schemas"]["Participant"];
+    let attributes = resolved_properties(document, &participant["properties"]["attributes"]);
+    let enrolments = &attributes.iter().find(|(name, _)| name == "npq_enrolments").expect("npq_enrolments").1;
+    let enrolment = resolved_properties(document, &enrolments["items"]);
+    (attributes, enrolment)
+}
+
+fn assert_same_names_and_types(ours: &[(String, Value)], reference: &[(String, Value)], what: &str) {
+    assert!(!reference.is_empty(), "the reference {what} has no properties");
+    let our_names: Vec<&String> = ours.iter().map(|(name, _)| name).collect();
+    let reference_names: Vec<&String> = reference.iter().map(|(name, _)| name).collect();
+    assert_eq!(our_names, reference_names, "{what} order");
+    for ((name, our_schema), (_, reference_schema)) in ours.iter().zip(reference) {
+        assert_eq!(our_schema["type"], reference_schema["type"], "JSON type of {what} {name}");
+    }
+}
+
+#[test]
+fn participant_attributes_match_reference_types() {
+    let (our_attributes, our_enrolment) = participant_schemas(&our_document());
+    let (reference_attributes, reference_enrolment) = participant_schemas(&reference_document());
+    assert_same_names_and_types(&our_attributes, &reference_attributes, "participant attribute");
+    assert_same_names_and_types(&our_enrolment, &reference_enrolment, "enrolment attribute");
+}
+
+#[test]
+fn participant_nullable_attributes_are_marked_and_required() {
+    let document = our_document();
+    let schemas = &document["components"]["schemas"];
+    let nullable_by_schema = [
+        ("ParticipantAttributes", vec!["teacher_reference_number"]),
+        ("NpqEnrolment", vec!["schedule_identifier", "school_urn", "funded_place", "email", "withdrawal", "deferral"]),
+    ];
+    for (schema_name, nullable) in nullable_by_schema {
+        let schema = &schemas[schema_name];
+        let required: Vec<&str> = schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        for (name, property) in schema["properties"].as_object().unwrap() {
+            assert!(
+                required.contains(&name.as_str()),
+                "{schema_name}.{name} should be required: the key is always sent"
+            );
+            let expected = nullable.contains(&name.as_str());
+            assert_eq!(property["nullable"] == true, expected, "{schema_name}.{name} nullable");
+        }
+    }
+}
+
+#[test]
+fn participant_paths_document_their_errors() {
+    let document = our_document();
+    let paths = &document["paths"];
+    let expected = [
+        ("/api/v3/participants/npq", "get", vec!["200", "400", "401", "422"]),
+        ("/api/v3/participants/npq/{id}", "get", vec!["200", "401", "404", "410"]),
+        ("/api/v3/participants/npq/{id}/defer", "put", vec!["200", "400", "401", "404", "422"]),
+        ("/api/v3/participants/npq/{id}/withdraw", "put", vec!["200", "400", "401", "404", "422"]),
+        ("/api/v3/participants/npq/{id}/resume", "put", vec!["200", "400", "401", "404", "422"]),
+        ("/api/v3/participants/npq/{id}/change-schedule", "put", vec!["200", "400", "401", "404", "422"]),
+    ];
+    for (path, method, statuses) in expected {
+        let operation = &paths[path][method];
+        assert!(operation.is_object(), "{method} {path} is missing from the document");
+        for status in statuses {
+            assert!(operation["responses"][status].is_object(), "{method} {path} does not document {status}");
+        }
+        assert_eq!(operation["security"], serde_json::json!([{"bearerAuth": []}]), "{method} {path}");
+        if method == "put" {
+            assert_eq!(operation["requestBody"]["required"], true, "{method} {path}: the body is required");
+        }
+    }
+    let gone = &paths["/api/v3/participants/npq/{id}"]["get"]["responses"]["410"]["content"]["application/json"];
+    assert_eq!(gone["schema"]["$ref"], "#/components/schemas/GoneResponse");
+    let names: Vec<&str> = paths["/api/v3/participants/npq"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|parameter| parameter["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "filter[updated_since]",
+            "filter[training_status]",
+            "filter[from_participant_id]",
+            "sort",
+            "page[page]",
+            "page[per_page]"
+        ]
+    );
 }

@@ -7,11 +7,15 @@
 pub mod api_token;
 pub mod application;
 pub mod application_history;
+pub mod childcare_provider;
 pub mod cohort;
 pub mod delivery_partner;
 pub mod delivery_partnership;
+pub mod itt_provider;
 pub mod lead_provider;
 pub mod participant;
 pub mod participant_id_change;
 pub mod person;
+pub mod registration_request;
 pub mod schedule;
+pub mod school;

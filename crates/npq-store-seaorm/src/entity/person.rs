@@ -18,6 +18,9 @@ pub struct Model {
     pub previous_names: String,
     /// The person whose account replaced this one when DfE merged them.
     pub merged_into_id: Option<i64>,
+    /// The email address the person registered with, lower-cased; unique. `None` for people who
+    /// did not register through the API, such as sandbox applicants.
+    pub account_email: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

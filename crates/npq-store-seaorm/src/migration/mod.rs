@@ -5,6 +5,8 @@ use sea_orm_migration::prelude::*;
 mod m20261204_000001_initial_schema;
 mod m20261204_000002_application_decisions;
 mod m20261204_000003_participants;
+mod m20261204_000004_lead_provider_networks;
+mod m20261204_000005_registration;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_initial_schema::Migration),
             Box::new(m20261204_000002_application_decisions::Migration),
             Box::new(m20261204_000003_participants::Migration),
+            Box::new(m20261204_000004_lead_provider_networks::Migration),
+            Box::new(m20261204_000005_registration::Migration),
         ]
     }
 }
