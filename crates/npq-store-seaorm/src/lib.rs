@@ -69,6 +69,13 @@ impl Store {
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        if self.backend() == DbBackend::Sqlite {
+            // Every statement runs on one connection, in one transaction. Spread over the pool, a
+            // statement once failed on an index that an earlier statement had just dropped.
+            let txn = sea_orm::TransactionTrait::begin(&self.db).await.map_err(to_store_error)?;
+            migration::Migrator::up(&txn, None).await.map_err(to_store_error)?;
+            return txn.commit().await.map_err(to_store_error);
+        }
         migration::Migrator::up(&self.db, None).await.map_err(to_store_error)
     }
 
