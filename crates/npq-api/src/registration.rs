@@ -40,7 +40,7 @@ pub enum RegistrationTags {
     Eligibility,
     /// Registering applicants.
     Applications,
-    /// What applicants can choose: courses, cohorts and lead providers.
+    /// The choices applicants make: courses, cohorts and lead providers.
     Choices,
 }
 
@@ -207,8 +207,8 @@ pub struct RegistrationAttributes {
     pub senco_in_role: Option<Nullable<String>>,
     /// For SENCOs: when they became one, `YYYY-MM-DD`.
     pub senco_start_date: Option<Nullable<String>>,
-    /// Who pays when DfE does not: `school`, `trust`, `self` or `another`. Needed when the
-    /// applicant is not eligible for funding.
+    /// The payer when DfE does not fund the course: `school`, `trust`, `self` or `another`.
+    /// Needed when the applicant is not eligible for funding.
     pub funding_choice: Option<Nullable<String>>,
 }
 

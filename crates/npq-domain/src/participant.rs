@@ -383,7 +383,7 @@ pub fn change_schedule(
     Ok(crate::decision::single_change(context, &Actor::LeadProvider(lead_provider), changed, None, now))
 }
 
-/// What a merge of two accounts of one person reads, loaded in the transaction that applies it.
+/// The data a merge of two accounts of one person reads, loaded in the transaction that applies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeContext {
     pub kept: Person,
@@ -396,7 +396,7 @@ pub struct MergeContext {
     pub retired_is_retired: bool,
 }
 
-/// What a merge changes.
+/// The changes a merge makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeOutcome {
     /// The applications that move to the kept account.

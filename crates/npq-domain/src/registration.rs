@@ -79,7 +79,7 @@ pub struct RegistrationForm {
     pub senco_in_role: Option<String>,
     /// `YYYY-MM-DD`.
     pub senco_start_date: Option<String>,
-    /// Who pays when DfE does not: `school`, `trust`, `self` or `another`.
+    /// The payer when DfE does not fund the course: `school`, `trust`, `self` or `another`.
     pub funding_choice: Option<String>,
     /// For the anonymous check only: whether the applicant was funded for this course before.
     /// A registration works it out from the applicant's applications instead.
@@ -145,7 +145,7 @@ fn one_of<T: std::str::FromStr>(
     }
 }
 
-/// Whether an early years kind of setting is a private one, registered with Ofsted.
+/// Returns whether an early years kind of setting is a private one, registered with Ofsted.
 fn private_nursery(kind: KindOfNursery) -> bool {
     matches!(kind, KindOfNursery::PrivateNursery | KindOfNursery::Childminder | KindOfNursery::AnotherEarlyYearsSetting)
 }

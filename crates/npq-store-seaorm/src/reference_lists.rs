@@ -48,7 +48,7 @@ fn fields(line: &str) -> Result<Vec<String>, String> {
 /// One CSV row: its line number, and each column name with its value.
 type Row = (usize, Vec<(String, String)>);
 
-/// The rows of a CSV text, after checking the header names every required column.
+/// Returns the rows of a CSV text, after checking that the header names every required column.
 fn rows(text: &str, required: &[&str]) -> Result<Vec<Row>, ImportError> {
     let mut lines = text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
     let Some((_, header)) = lines.next() else {
@@ -163,7 +163,7 @@ pub fn parse_itt_providers(text: &str) -> Result<Vec<IttProviderRecord>, ImportE
         .collect()
 }
 
-/// A small, invented sample of each list for the sandbox: schools of eligible and ineligible types,
+/// Returns a small, invented sample of each list for the sandbox: schools of eligible and ineligible types,
 /// on and off the PP50 and RISE lists, a local authority nursery school, childminders on and off
 /// the list, and teacher training providers.
 pub fn sandbox_lists() -> (Vec<SchoolRecord>, Vec<ChildcareProviderRecord>, Vec<IttProviderRecord>) {
