@@ -670,6 +670,9 @@ fn body_text() -> impl Strategy<Value = String> {
         "\"reason\"",
         "\"cohort\"",
         "\"note\"",
+        "\"applicant\"",
+        "\"work_setting\"",
+        "\"school_urn\"",
         "true",
         "null",
         "1e999",
@@ -700,6 +703,8 @@ proptest::proptest! {
             (Method::POST, format!("/api/admin/v1/applications/{id}/revert-to-pending"), ADMIN_TOKEN),
             (Method::POST, "/api/admin/v1/applications/expire".to_owned(), ADMIN_TOKEN),
             (Method::POST, format!("/api/admin/v1/participants/{participant}/merge"), ADMIN_TOKEN),
+            (Method::POST, "/api/registration/v1/eligibility".to_owned(), REGISTRATION_TOKEN),
+            (Method::POST, "/api/registration/v1/applications".to_owned(), REGISTRATION_TOKEN),
         ];
         for (method, path, token) in requests {
             let status = runtime.block_on(async { fixture.send(method.clone(), &path, token, Some(&body)).await.0.status() });

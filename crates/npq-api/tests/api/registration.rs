@@ -174,3 +174,13 @@ async fn the_choices_list_courses_cohorts_and_providers() {
     let response = fixture.client.get("/api/registration/v1/lead-providers?cohort=2031").send().await;
     assert_eq!(response.0.status().as_u16(), 422);
 }
+
+#[tokio::test]
+async fn a_self_funding_teacher_at_an_independent_school_is_told_why_dfe_does_not_pay() {
+    let fixture = Fixture::new();
+    let (status, body) = check(&fixture, headship(json!({"school_urn": "140001", "funding_choice": "self"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["attributes"]["eligible_for_funding"], false);
+    assert_eq!(body["data"]["attributes"]["funding_eligibility_status_code"], "ineligible_establishment_type");
+    assert!(!body["data"]["attributes"]["explanation"].as_str().unwrap().is_empty());
+}
