@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cohort;
 pub mod course;
 pub mod decision;
+pub mod declaration;
 pub mod eligibility;
 pub mod error;
 pub mod identifiers;
