@@ -195,10 +195,12 @@ impl Attributes {
 
     /// Returns the attribute when it is a string; `None` when it was not sent or is `null`.
     /// Any other JSON type is an error titled with the attribute.
+    /// A string with a control character other than tab or line break is an error too: no
+    /// attribute needs one, and databases refuse some of them.
     pub fn text(&self, name: &str) -> Result<Option<String>, FieldError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(Value::String(text)) => checked_text(name, text).map(Some),
             Some(other) => Err(FieldError {
                 attribute: name.to_owned(),
                 message: format!("'#/{name}' must be a string, not {other}."),
@@ -207,9 +209,31 @@ impl Attributes {
     }
 }
 
+/// Returns `text` unless it holds a control character other than tab, line feed or carriage
+/// return, which is an error titled `attribute`.
+pub fn checked_text(attribute: &str, text: &str) -> Result<String, FieldError> {
+    if text.chars().any(|character| character.is_control() && !matches!(character, '\t' | '\n' | '\r')) {
+        return Err(FieldError {
+            attribute: attribute.to_owned(),
+            message: format!("'#/{attribute}' must not contain control characters."),
+        });
+    }
+    Ok(text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_with_a_nul_character_is_refused() {
+        let attributes = OptionalBody::<SampleAttributes>::from_bytes(r#"{"data":{"attributes":{"note":"a\u0000b"}}}"#)
+            .attributes()
+            .unwrap()
+            .unwrap();
+        assert_eq!(attributes.text("note").unwrap_err().attribute, "note");
+        assert_eq!(checked_text("note", "line one\nline two"), Ok("line one\nline two".to_owned()));
+    }
     use poem_openapi::Object;
 
     /// Attributes for the tests below.

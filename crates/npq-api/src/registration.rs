@@ -278,7 +278,13 @@ fn applicant(attributes: &Attributes, errors: &mut Vec<FieldError>) -> Applicant
     };
     let mut field = |name: &str| match details.get(name) {
         None | Some(Value::Null) => None,
-        Some(Value::String(text)) => Some(text.clone()),
+        Some(Value::String(text)) => match crate::body::checked_text(name, text) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        },
         Some(other) => {
             errors.push(FieldError {
                 attribute: name.to_owned(),

@@ -470,6 +470,7 @@ pub fn accept(
             let mut rejected = sibling.clone();
             rejected.status = ApplicationStatus::Rejected;
             rejected.reason_for_rejection = Some(ReasonForRejection::OtherApplicationInThisCohortAccepted);
+            release_place(&mut rejected, funding);
             draft.change(sibling, rejected, Some(ReasonForRejection::OtherApplicationInThisCohortAccepted.as_str()));
         }
     }
@@ -479,7 +480,7 @@ pub fn accept(
 
 /// Rejects an application for its lead provider, pending or accepted, with reason
 /// `rejected_by_provider`. Refused when it is already rejected, or when it has declarations that
-/// lead to payment. Training status, schedule and funded place are kept.
+/// lead to payment. The training status and funded place are cleared; the schedule is kept.
 pub fn reject_by_provider(context: &DecisionContext, actor: &Actor, now: Timestamp) -> Result<Outcome, DomainError> {
     reject(context, actor, now, ReasonForRejection::RejectedByProvider, None)
 }
@@ -509,6 +510,14 @@ pub fn reject_by_dfe(
     reject(context, actor, now, reason, Some(note))
 }
 
+/// Clears what only an accepted application has: a rejected application is no enrolment, so it has
+/// no training status and no funded place (an unfunded one in an unfunded cohort). Its schedule
+/// stays, as a record of what it followed.
+fn release_place(application: &mut Application, funding: FundingRegime) {
+    application.training_status = None;
+    application.funded_place = (funding == FundingRegime::Zero).then_some(false);
+}
+
 fn reject(
     context: &DecisionContext,
     actor: &Actor,
@@ -530,9 +539,11 @@ fn reject(
     if !errors.is_empty() {
         return invalid(errors);
     }
+    let funding = context.cohort(application.cohort)?.funding;
     let mut rejected = application.clone();
     rejected.status = ApplicationStatus::Rejected;
     rejected.reason_for_rejection = Some(reason);
+    release_place(&mut rejected, funding);
     let recorded = match note.map(str::trim).filter(|note| !note.is_empty()) {
         Some(note) => format!("{}: {note}", reason.as_str()),
         None => reason.as_str().to_owned(),

@@ -157,6 +157,25 @@ pub struct RegistrationContext {
 /// A registration rule, run by [`RegistrationStore::register`]: builds the new application.
 pub type RegistrationRule = Box<dyn FnOnce(&RegistrationContext) -> Result<Application, DomainError> + Send>;
 
+/// The key a client sent to make retries of a registration safe, with a fingerprint of what the
+/// request asked for, so that reusing the key for a different registration is noticed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    /// A digest of the validated request.
+    pub fingerprint: String,
+}
+
+/// Returns the error for a key reused with a different registration.
+pub fn idempotency_key_reused() -> DomainError {
+    DomainError::Invalid(vec![crate::error::FieldError {
+        attribute: "Idempotency-Key".to_owned(),
+        message:
+            "This Idempotency-Key was already used for a different registration; use a new key for each registration."
+                .to_owned(),
+    }])
+}
+
 /// The outcome of a registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registered {
@@ -170,12 +189,13 @@ pub struct Registered {
 pub trait RegistrationStore: Send + Sync {
     /// Finds the account with the applicant's email address, or creates `new_person`, runs `rule`
     /// on it and its applications, and stores the application the rule builds. With an
-    /// idempotency key used before, returns the first registration's application and changes
-    /// nothing; two registrations racing with one key store one application.
+    /// idempotency key used before for the same request (same fingerprint), returns the first
+    /// registration's application and changes nothing; for a different request, the error of
+    /// [`idempotency_key_reused`]. Two registrations racing with one key store one application.
     async fn register(
         &self,
         new_person: Person,
-        idempotency_key: Option<String>,
+        idempotency: Option<Idempotency>,
         rule: RegistrationRule,
     ) -> Result<Registered, DomainError>;
 }
@@ -369,10 +389,10 @@ impl<T: RegistrationStore + ?Sized> RegistrationStore for Arc<T> {
     async fn register(
         &self,
         new_person: Person,
-        idempotency_key: Option<String>,
+        idempotency: Option<Idempotency>,
         rule: RegistrationRule,
     ) -> Result<Registered, DomainError> {
-        (**self).register(new_person, idempotency_key, rule).await
+        (**self).register(new_person, idempotency, rule).await
     }
 }
 

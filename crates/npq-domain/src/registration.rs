@@ -110,6 +110,12 @@ pub struct RegistrationAnswers {
     pub previously_funded: bool,
 }
 
+/// Longest name or other free text accepted, in characters.
+pub const MAX_TEXT_LENGTH: usize = 200;
+
+/// Longest email address accepted, in bytes, as the email standards allow.
+pub const MAX_EMAIL_LENGTH: usize = 254;
+
 fn field_error(attribute: &str, message: impl Into<String>) -> FieldError {
     FieldError { attribute: attribute.to_owned(), message: message.into() }
 }
@@ -311,6 +317,19 @@ impl RegistrationForm {
         let funding_choice =
             one_of::<FundingChoice>(&mut errors, "funding_choice", &self.funding_choice, FundingChoice::NAMES, false);
 
+        for (attribute, value) in [
+            ("teacher_catchment_country", &self.teacher_catchment_country),
+            ("employment_role", &self.employment_role),
+            ("employer_name", &self.employer_name),
+            ("itt_provider", &self.itt_provider),
+        ] {
+            if text(value).is_some_and(|given| given.chars().count() > MAX_TEXT_LENGTH) {
+                errors.push(field_error(
+                    attribute,
+                    format!("'#/{attribute}' is longer than {MAX_TEXT_LENGTH} characters."),
+                ));
+            }
+        }
         match (errors.is_empty(), cohort, course, work_setting) {
             (true, Some(cohort), Some(course), Some(work_setting)) => Ok(RegistrationAnswers {
                 cohort,
@@ -424,8 +443,11 @@ impl ApplicantForm {
     pub fn validate(&self, today: NaiveDate) -> Result<Applicant, Vec<FieldError>> {
         let mut errors = Vec::new();
         let full_name = text(&self.full_name).map(str::to_owned);
-        if full_name.is_none() {
-            errors.push(field_error("full_name", "Give the applicant's full name in '#/full_name'."));
+        match &full_name {
+            None => errors.push(field_error("full_name", "Give the applicant's full name in '#/full_name'.")),
+            Some(name) if name.chars().count() > MAX_TEXT_LENGTH => errors
+                .push(field_error("full_name", format!("'#/full_name' is longer than {MAX_TEXT_LENGTH} characters."))),
+            Some(_) => {}
         }
         let email = text(&self.email).map(str::to_lowercase);
         let email_valid = email.as_deref().is_some_and(|email| {

@@ -26,7 +26,7 @@ use crate::participant::{
     parse_course, parse_deferral_reason, parse_withdrawal_reason, retired_participant_error, target_enrolment,
 };
 use crate::ports::{
-    ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, MergeRule,
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, Idempotency, LeadProviderRepository, MergeRule,
     ParticipantRepository, ReferenceListRepository, RegistrationRule, RegistrationStore, TokenRepository,
 };
 use crate::provider::LeadProvider;
@@ -560,8 +560,17 @@ impl<S: ParticipantRepository + DecisionStore, C: Clock> ParticipantService<S, C
     }
 }
 
-/// Checks that DfE staff explained a change.
+/// Longest note DfE staff may record with a change, in characters.
+pub const MAX_NOTE_LENGTH: usize = 2000;
+
+/// Checks that DfE staff explained a change, briefly enough to keep.
 fn require_note(note: &str) -> Result<(), DomainError> {
+    if note.chars().count() > MAX_NOTE_LENGTH {
+        return Err(DomainError::Invalid(vec![FieldError {
+            attribute: "note".to_owned(),
+            message: format!("'#/note' is longer than {MAX_NOTE_LENGTH} characters."),
+        }]));
+    }
     if note.trim().is_empty() {
         return Err(DomainError::Invalid(vec![FieldError {
             attribute: "note".to_owned(),
@@ -729,6 +738,11 @@ impl<S: ReferenceListRepository + RegistrationStore + ApplicationRepository, C: 
         }
         let cohort =
             open.into_iter().find(|cohort| cohort.identifier == answers.cohort).ok_or(DomainError::NotFound)?;
+        let idempotency = idempotency_key.map(|key| {
+            use sha2::Digest;
+            let request = format!("{applicant:?}|{answers:?}|{provider}");
+            Idempotency { key, fingerprint: hex::encode(sha2::Sha256::digest(request.as_bytes())) }
+        });
         let rule: RegistrationRule = Box::new(move |context| {
             let previously_funded =
                 context.applications.iter().any(|other| other.counts_as_funding_for(answers.course));
@@ -745,7 +759,7 @@ impl<S: ReferenceListRepository + RegistrationStore + ApplicationRepository, C: 
             }
             Ok(new_application(&answers, &context.person, &cohort, provider, &records, &decision, now))
         });
-        let registered = self.store.register(new_person(&applicant, now), idempotency_key, rule).await?;
+        let registered = self.store.register(new_person(&applicant, now), idempotency, rule).await?;
         let (application, person) =
             self.store.find_application(provider, registered.application).await?.ok_or_else(|| {
                 DomainError::Store(StoreError::Other("a registered application was not found".to_owned()))

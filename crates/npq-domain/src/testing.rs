@@ -25,9 +25,9 @@ use crate::participant::{
 };
 use crate::person::Person;
 use crate::ports::{
-    ApplicationRepository, Clock, DecisionRule, DecisionStore, LeadProviderRepository, MergeRule,
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, Idempotency, LeadProviderRepository, MergeRule,
     ParticipantRepository, ReferenceListRepository, Registered, RegistrationContext, RegistrationRule,
-    RegistrationStore, TokenRepository,
+    RegistrationStore, TokenRepository, idempotency_key_reused,
 };
 use crate::provider::LeadProvider;
 use crate::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
@@ -63,8 +63,8 @@ pub struct MemoryStore {
     pub schools: Vec<SchoolRecord>,
     pub childcare_providers: Vec<ChildcareProviderRecord>,
     pub itt_providers: Vec<IttProviderRecord>,
-    /// Applications by the idempotency key that registered them.
-    pub registrations: Mutex<HashMap<String, ApplicationId>>,
+    /// Applications, with the request fingerprint, by the idempotency key that registered them.
+    pub registrations: Mutex<HashMap<String, (ApplicationId, String)>>,
 }
 
 /// One participant of one lead provider in [`MemoryStore`].
@@ -596,13 +596,18 @@ impl RegistrationStore for MemoryStore {
     async fn register(
         &self,
         new_person: Person,
-        idempotency_key: Option<String>,
+        idempotency: Option<Idempotency>,
         rule: RegistrationRule,
     ) -> Result<Registered, DomainError> {
         self.fail_if_configured()?;
         let poisoned = || DomainError::Store(StoreError::Other("lock poisoned".to_owned()));
         let mut registrations = self.registrations.lock().map_err(|_| poisoned())?;
-        if let Some(application) = idempotency_key.as_ref().and_then(|key| registrations.get(key)) {
+        if let Some((application, fingerprint)) =
+            idempotency.as_ref().and_then(|idempotency| registrations.get(&idempotency.key))
+        {
+            if Some(fingerprint) != idempotency.as_ref().map(|idempotency| &idempotency.fingerprint) {
+                return Err(idempotency_key_reused());
+            }
             return Ok(Registered { application: *application, created: false });
         }
         let mut rows = self.applications.lock().map_err(|_| poisoned())?;
@@ -620,8 +625,8 @@ impl RegistrationStore for MemoryStore {
         let application = rule(&RegistrationContext { person: person.clone(), applications })?;
         let id = application.id;
         rows.push((application, person));
-        if let Some(key) = idempotency_key {
-            registrations.insert(key, id);
+        if let Some(idempotency) = idempotency {
+            registrations.insert(idempotency.key, (id, idempotency.fingerprint));
         }
         Ok(Registered { application: id, created: true })
     }

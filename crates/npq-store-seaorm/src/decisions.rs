@@ -163,34 +163,46 @@ impl Store {
             }
             select
         };
-        let Some(first_read) = find_target().one(txn).await.map_err(to_store_error)? else { return Ok(None) };
-        let owner = person::Entity::find_by_id(first_read.person_id)
-            .one(txn)
-            .await
-            .map_err(to_store_error)?
-            .ok_or_else(|| corrupt("applications.person_id", "refers to no person"))?;
-
-        // Lock the person and everyone holding their verified TRN, in id order so that two
-        // decisions never wait on each other in a cycle.
-        let mut people_condition = Condition::any().add(person::Column::Id.eq(owner.id));
-        if let Some(trn) = verified_trn(&owner) {
-            people_condition = people_condition
-                .add(Condition::all().add(person::Column::Trn.eq(trn)).add(person::Column::TrnVerified.eq(true)));
-        }
-        let people: HashMap<i64, person::Model> = person::Entity::find()
-            .filter(people_condition)
-            .order_by(person::Column::Id, Order::Asc)
-            .lock_exclusive()
-            .all(txn)
-            .await
-            .map_err(to_store_error)?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect();
-
-        // Read again now that the people are locked: a decision that held the lock may have
-        // changed the application.
-        let Some(target_row) = find_target().one(txn).await.map_err(to_store_error)? else { return Ok(None) };
+        // Lock the application's person and everyone holding their verified TRN, in id order so
+        // that two decisions never wait on each other in a cycle. A merge of accounts may move the
+        // application to another person meanwhile: then lock that person too and read again.
+        let mut attempts = 0;
+        let (people, target_row) = loop {
+            let Some(first_read) = find_target().one(txn).await.map_err(to_store_error)? else { return Ok(None) };
+            let owner = person::Entity::find_by_id(first_read.person_id)
+                .one(txn)
+                .await
+                .map_err(to_store_error)?
+                .ok_or_else(|| corrupt("applications.person_id", "refers to no person"))?;
+            let mut people_condition = Condition::any().add(person::Column::Id.eq(owner.id));
+            if let Some(trn) = verified_trn(&owner) {
+                people_condition = people_condition
+                    .add(Condition::all().add(person::Column::Trn.eq(trn)).add(person::Column::TrnVerified.eq(true)));
+            }
+            let people: HashMap<i64, person::Model> = person::Entity::find()
+                .filter(people_condition)
+                .order_by(person::Column::Id, Order::Asc)
+                .lock_exclusive()
+                .all(txn)
+                .await
+                .map_err(to_store_error)?
+                .into_iter()
+                .map(|row| (row.id, row))
+                .collect();
+            // Read again now that the people are locked: a decision that held the lock may have
+            // changed the application.
+            let Some(target_row) = find_target().one(txn).await.map_err(to_store_error)? else { return Ok(None) };
+            if people.contains_key(&target_row.person_id) {
+                break (people, target_row);
+            }
+            attempts += 1;
+            if attempts == 3 {
+                return Err(StoreError::Unavailable(
+                    "the application kept moving between merged accounts; try again".to_owned(),
+                )
+                .into());
+            }
+        };
         let related_rows = application::Entity::find()
             .filter(application::Column::PersonId.is_in(people.keys().copied().collect::<Vec<_>>()))
             .filter(application::Column::Id.ne(target_row.id))

@@ -11,7 +11,8 @@ use npq_domain::identifiers::{OfstedUrn, SchoolUrn};
 use npq_domain::ids::LeadProviderId;
 use npq_domain::person::Person;
 use npq_domain::ports::{
-    ReferenceListRepository, Registered, RegistrationContext, RegistrationRule, RegistrationStore,
+    Idempotency, ReferenceListRepository, Registered, RegistrationContext, RegistrationRule, RegistrationStore,
+    idempotency_key_reused,
 };
 use npq_domain::provider::LeadProvider;
 use npq_domain::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
@@ -209,41 +210,56 @@ impl Store {
         school::Entity::find().count(&self.db).await.map_err(to_store_error)
     }
 
+    /// Returns the application an idempotency key registered, with the fingerprint of its request.
     async fn registered_application(
         &self,
         txn: &DatabaseTransaction,
         key: &str,
-    ) -> Result<Option<npq_domain::ids::ApplicationId>, StoreError> {
-        let row: Option<uuid::Uuid> = application::Entity::find()
+    ) -> Result<Option<(npq_domain::ids::ApplicationId, String)>, StoreError> {
+        let Some(request) = registration_request::Entity::find()
+            .filter(registration_request::Column::IdempotencyKey.eq(key))
+            .one(txn)
+            .await
+            .map_err(to_store_error)?
+        else {
+            return Ok(None);
+        };
+        let public_id: uuid::Uuid = application::Entity::find()
             .select_only()
             .column(application::Column::PublicId)
-            .filter(
-                application::Column::Id.in_subquery(
-                    Query::select()
-                        .column(registration_request::Column::ApplicationId)
-                        .from(registration_request::Entity)
-                        .and_where(Expr::col(registration_request::Column::IdempotencyKey).eq(key))
-                        .to_owned(),
-                ),
-            )
+            .filter(application::Column::Id.eq(request.application_id))
             .into_tuple()
             .one(txn)
             .await
-            .map_err(to_store_error)?;
-        Ok(row.map(npq_domain::ids::ApplicationId::from_uuid))
+            .map_err(to_store_error)?
+            .ok_or_else(|| corrupt("registration_requests.application_id", "refers to no application"))?;
+        Ok(Some((npq_domain::ids::ApplicationId::from_uuid(public_id), request.fingerprint)))
+    }
+
+    /// Answers a key used before: the first application for the same request, an error for another.
+    fn replay(
+        found: (npq_domain::ids::ApplicationId, String),
+        idempotency: &Idempotency,
+    ) -> Result<Registered, DomainError> {
+        let (application, fingerprint) = found;
+        if fingerprint == idempotency.fingerprint {
+            Ok(Registered { application, created: false })
+        } else {
+            Err(idempotency_key_reused())
+        }
     }
 
     async fn register_in(
         &self,
         txn: &DatabaseTransaction,
         new_person: Person,
-        idempotency_key: Option<&str>,
+        idempotency: Option<&Idempotency>,
         rule: RegistrationRule,
     ) -> Result<Registered, DomainError> {
-        if let Some(key) = idempotency_key
-            && let Some(application) = self.registered_application(txn, key).await?
+        if let Some(idempotency) = idempotency
+            && let Some(found) = self.registered_application(txn, &idempotency.key).await?
         {
-            return Ok(Registered { application, created: false });
+            return Self::replay(found, idempotency);
         }
         let email = new_person.email.clone().unwrap_or_default();
         // Create the account unless one has this address; the unique index settles a race.
@@ -291,7 +307,7 @@ impl Store {
             .exec(txn)
             .await
             .map_err(to_store_error)?;
-        if let Some(key) = idempotency_key {
+        if let Some(idempotency) = idempotency {
             let internal: i64 = application::Entity::find()
                 .select_only()
                 .column(application::Column::Id)
@@ -303,7 +319,8 @@ impl Store {
                 .ok_or_else(|| StoreError::Other("the new application was not found".to_owned()))?;
             registration_request::Entity::insert(registration_request::ActiveModel {
                 id: NotSet,
-                idempotency_key: Set(key.to_owned()),
+                idempotency_key: Set(idempotency.key.clone()),
+                fingerprint: Set(idempotency.fingerprint.clone()),
                 application_id: Set(internal),
                 created_at: Set(at),
             })
@@ -320,25 +337,25 @@ impl RegistrationStore for Store {
     async fn register(
         &self,
         new_person: Person,
-        idempotency_key: Option<String>,
+        idempotency: Option<Idempotency>,
         rule: RegistrationRule,
     ) -> Result<Registered, DomainError> {
         let txn = self.begin_write().await?;
-        let registered = self.register_in(&txn, new_person, idempotency_key.as_deref(), rule).await;
+        let registered = self.register_in(&txn, new_person, idempotency.as_ref(), rule).await;
         match registered {
             Ok(registered) => match txn.commit().await.map_err(to_store_error) {
                 Ok(()) => Ok(registered),
                 Err(error) => Err(error.into()),
             },
-            Err(DomainError::Store(StoreError::Conflict(message))) if idempotency_key.is_some() => {
-                // Another request with the same key won the race: answer with its application.
+            Err(DomainError::Store(StoreError::Conflict(message))) if idempotency.is_some() => {
+                // Another request with the same key won the race: reply as to a repeated key.
                 txn.rollback().await.map_err(to_store_error)?;
-                let key = idempotency_key.as_deref().unwrap_or_default();
+                let Some(idempotency) = idempotency else { return Err(StoreError::Conflict(message).into()) };
                 let txn = self.db.begin().await.map_err(to_store_error)?;
-                let winner = self.registered_application(&txn, key).await?;
+                let winner = self.registered_application(&txn, &idempotency.key).await?;
                 txn.commit().await.map_err(to_store_error)?;
                 match winner {
-                    Some(application) => Ok(Registered { application, created: false }),
+                    Some(found) => Self::replay(found, &idempotency),
                     None => Err(StoreError::Conflict(message).into()),
                 }
             }

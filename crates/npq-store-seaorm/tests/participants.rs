@@ -1,6 +1,7 @@
 //! Participants over a real database, each test on SQLite and on PostgreSQL.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use npq_domain::application::{Application, ApplicationStatus, TrainingStatus};
@@ -10,7 +11,7 @@ use npq_domain::ids::{LeadProviderId, ParticipantId};
 use npq_domain::listing::{PageRequest, Sort};
 use npq_domain::participant::{ParticipantFilter, ParticipantQuery};
 use npq_domain::person::Person;
-use npq_domain::ports::{ApplicationRepository, ParticipantRepository, SystemClock};
+use npq_domain::ports::{ApplicationRepository, DecisionStore, ParticipantRepository, SystemClock};
 use npq_domain::service::{DecisionService, ParticipantLookup, ParticipantService};
 use npq_store_seaorm::Store;
 use npq_store_seaorm::backend_tests;
@@ -261,7 +262,59 @@ async fn seeded_accepted_applicants_are_participants(backend: Backend) {
     assert!(total > 0, "the sandbox has participants");
 }
 
+/// DfE merges two accounts while both providers accept their applications, many times: every
+/// request ends in success or a clear refusal, never a store failure, and one place is held.
+async fn accepting_while_accounts_merge_ends_cleanly(backend: Backend) {
+    let world = Arc::new(World::new(backend).await);
+    for round in 0..8 {
+        let (kept, kept_application) = world.applicant(world.providers[0]).await;
+        let (duplicate, duplicate_application) = world.applicant(world.providers[1]).await;
+        let merge = {
+            let world = world.clone();
+            tokio::spawn(async move {
+                world
+                    .decisions()
+                    .merge_accounts(
+                        "ops@education.gov.uk",
+                        kept.participant_id,
+                        duplicate.participant_id,
+                        "dup".to_owned(),
+                    )
+                    .await
+                    .map(|_| ())
+            })
+        };
+        let accepts: Vec<_> =
+            [(world.providers[0], kept_application.id), (world.providers[1], duplicate_application.id)]
+                .into_iter()
+                .map(|(provider, id)| {
+                    let world = world.clone();
+                    tokio::spawn(async move {
+                        let request = AcceptRequest { funded_place: Some(false), schedule_identifier: None };
+                        world.decisions().accept(provider, id, request).await.map(|_| ())
+                    })
+                })
+                .collect();
+        for task in std::iter::once(merge).chain(accepts) {
+            match task.await.expect("task finished") {
+                Ok(()) | Err(DomainError::Invalid(_)) => {}
+                Err(other) => panic!("round {round}: {other:?}"),
+            }
+        }
+        let store = &world.database.store;
+        let first = store.find_any_application(kept_application.id).await.unwrap().unwrap().0;
+        let second = store.find_any_application(duplicate_application.id).await.unwrap().unwrap().0;
+        let accepted =
+            [&first, &second].iter().filter(|application| application.status == ApplicationStatus::Accepted).count();
+        // A merge refused because both already held a place leaves two people with one place each.
+        if first.participant_id == second.participant_id {
+            assert!(accepted <= 1, "round {round}: one person holds {accepted} places");
+        }
+    }
+}
+
 backend_tests!(
+    accepting_while_accounts_merge_ends_cleanly,
     only_accepted_applicants_are_participants,
     participant_actions_report_each_problem,
     transfer_moves_the_participant_to_the_new_provider,

@@ -120,7 +120,22 @@ async fn unknown_workplaces_and_providers_are_named(backend: Backend) {
     assert_eq!(errors[0].attribute, "lead_provider_id");
 }
 
+async fn a_key_reused_for_another_registration_is_refused(backend: Backend) {
+    let (database, service, provider) = world(backend).await;
+    let other = database.store.find_lead_provider_by_name("Ambition Institute").await.unwrap().unwrap().id.to_string();
+    let first = service
+        .register(&applicant("lee@example.com"), &headship_in("100001"), Some(&provider), Some("k".to_owned()))
+        .await;
+    assert!(first.is_ok(), "{first:?}");
+    let reused = service
+        .register(&applicant("lee@example.com"), &headship_in("100001"), Some(&other), Some("k".to_owned()))
+        .await;
+    let Err(DomainError::Invalid(errors)) = reused else { panic!("a reused key is refused: {reused:?}") };
+    assert_eq!(errors[0].attribute, "Idempotency-Key");
+}
+
 backend_tests!(
+    a_key_reused_for_another_registration_is_refused,
     a_registration_is_listed_at_once_with_the_predicted_eligibility,
     racing_registrations_with_one_key_store_one_application,
     unknown_workplaces_and_providers_are_named,

@@ -444,8 +444,8 @@ async fn accepted_application_without_billable_declarations_can_be_rejected() {
     let attributes = json_body(response).await["data"]["attributes"].clone();
     assert_eq!(attributes["status"], "rejected");
     assert_eq!(attributes["schedule_identifier"], "npq-leadership-autumn", "the schedule is kept");
-    assert_eq!(attributes["funded_place"], true, "the funded place is kept");
-    assert_eq!(fixture.stored(id).training_status, Some(TrainingStatus::Active), "the training status is kept");
+    assert_eq!(attributes["funded_place"], serde_json::Value::Null, "a rejected application holds no funded place");
+    assert_eq!(fixture.stored(id).training_status, None, "a rejected application has no training status");
 }
 
 #[tokio::test]

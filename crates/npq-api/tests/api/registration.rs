@@ -184,3 +184,33 @@ async fn a_self_funding_teacher_at_an_independent_school_is_told_why_dfe_does_no
     assert_eq!(body["data"]["attributes"]["funding_eligibility_status_code"], "ineligible_establishment_type");
     assert!(!body["data"]["attributes"]["explanation"].as_str().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn control_characters_in_free_text_are_refused() {
+    let fixture = Fixture::new();
+    let attributes = headship(json!({
+        "work_setting": "another_setting",
+        "employment_type": "lead_mentor_for_accredited_itt_provider",
+        "itt_provider": "North\u{0}ern",
+    }));
+    let (status, body) = check(&fixture, attributes).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(titles(&body), ["itt_provider"]);
+    let mut registration = with_applicant(&fixture, json!({}));
+    registration["applicant"]["full_name"] = json!("Robin\u{0}");
+    let (status, body) = register(&fixture, registration, None).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(titles(&body), ["full_name"]);
+}
+
+#[tokio::test]
+async fn reusing_an_idempotency_key_for_another_registration_is_refused() {
+    let fixture = Fixture::new();
+    let (status, _) = register(&fixture, with_applicant(&fixture, json!({})), Some("form-9")).await;
+    assert_eq!(status, 201);
+    let mut other = with_applicant(&fixture, json!({}));
+    other["lead_provider_id"] = json!(fixture.other_provider.to_string());
+    let (status, body) = register(&fixture, other, Some("form-9")).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(titles(&body), ["Idempotency-Key"]);
+}

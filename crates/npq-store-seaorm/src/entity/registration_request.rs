@@ -8,6 +8,8 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub idempotency_key: String,
+    /// A digest of the request the key first came with.
+    pub fingerprint: String,
     pub application_id: i64,
     pub created_at: DateTimeUtc,
 }

@@ -42,6 +42,8 @@ enum RegistrationRequests {
     Table,
     Id,
     IdempotencyKey,
+    /// A digest of the request the key first came with.
+    Fingerprint,
     ApplicationId,
     CreatedAt,
 }
@@ -107,6 +109,7 @@ impl MigrationTrait for Migration {
                     .table(RegistrationRequests::Table)
                     .col(id(RegistrationRequests::Id))
                     .col(ColumnDef::new(RegistrationRequests::IdempotencyKey).string().not_null().unique_key())
+                    .col(ColumnDef::new(RegistrationRequests::Fingerprint).string().not_null())
                     .col(ColumnDef::new(RegistrationRequests::ApplicationId).big_integer().not_null())
                     .col(ColumnDef::new(RegistrationRequests::CreatedAt).timestamp_with_time_zone().not_null())
                     .foreign_key(
