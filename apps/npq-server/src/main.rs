@@ -345,8 +345,14 @@ async fn main() -> Result<()> {
                     std::fs::write(&path, document).with_context(|| format!("cannot write {}", path.display()))
                 }
                 None => {
-                    println!("{document}");
-                    Ok(())
+                    use std::io::Write;
+                    // A closed pipe (`npq-server openapi | head`) ends the output quietly.
+                    match writeln!(std::io::stdout(), "{document}") {
+                        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                            Err(anyhow::anyhow!("cannot write the document: {error}"))
+                        }
+                        _ => Ok(()),
+                    }
                 }
             }
         }

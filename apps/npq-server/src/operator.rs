@@ -13,7 +13,8 @@ use npq_store_seaorm::Store;
 
 #[derive(Debug, Args)]
 pub struct ApplicationCommand {
-    /// Name of the DfE staff member making the change; it is recorded in the history.
+    /// Name of the DfE staff member making the change, recorded in the history. Every action but
+    /// `show` needs it.
     #[arg(long, global = true)]
     user: Option<String>,
     #[command(subcommand)]
@@ -27,36 +28,44 @@ enum ApplicationAction {
     /// Return an accepted or rejected application to pending.
     RevertToPending {
         id: String,
+        /// Why, kept in the application's history.
         #[arg(long)]
         note: String,
     },
     /// Move an application to another cohort, such as 2025 or 2026b.
     ChangeCohort {
         id: String,
+        /// The cohort to move to, such as 2025 or 2026b.
         #[arg(long)]
         cohort: String,
+        /// Why, kept in the application's history.
         #[arg(long)]
         note: String,
     },
     /// Override the funding eligibility found at registration.
     ChangeFundingEligibility {
         id: String,
+        /// true to fund the application, false not to.
         #[arg(long, action = clap::ArgAction::Set)]
         eligible: bool,
+        /// Why, kept in the application's history.
         #[arg(long)]
         reason: String,
     },
     /// Move an application to another lead provider, named exactly or by id.
     ChangeLeadProvider {
         id: String,
+        /// The lead provider to move to: its exact name or its id.
         #[arg(long)]
         lead_provider: String,
+        /// Why, kept in the application's history.
         #[arg(long)]
         note: String,
     },
     /// Set an accepted application's training status: active, deferred or withdrawn.
     ChangeTrainingStatus {
         id: String,
+        /// active, deferred or withdrawn.
         #[arg(long)]
         status: String,
         /// Deferral or withdrawal reason, as lead providers send it.
@@ -69,6 +78,7 @@ enum ApplicationAction {
         /// `rejected_by_dfe` or `registration_expired`.
         #[arg(long)]
         reason: String,
+        /// Why, kept in the application's history.
         #[arg(long)]
         note: String,
     },

@@ -587,7 +587,7 @@ pub fn change_funded_place(
         errors.push(error(
             "application",
             format!(
-                "Cohort {} has no cap on funded places, so '#/funded_place' cannot be changed; leave it blank.",
+                "Cohort {} has no cap on funded places, so its applications have no funded place to change.",
                 application.cohort
             ),
         ));
