@@ -532,3 +532,15 @@ async fn allow_list_needs_admin_and_provider() {
         response.assert_status(poem::http::StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn address_limit_covers_the_registration_api() {
+    let options = HttpOptions {
+        rate_limit_per_address: Some("1/5m".parse::<RateLimit>().unwrap()),
+        ..HttpOptions::without_rate_limits()
+    };
+    let address = serve_on_loopback(Setup::new(options).app).await;
+    assert_eq!(get_over_socket(address, "/api/registration/v1/courses", &[]).await.status, 200);
+    let refused = get_over_socket(address, "/api/registration/v1/cohorts", &[]).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+}
