@@ -2,8 +2,10 @@
 //! that take a claim to payment or back out of it, and the order milestones must come in.
 
 use crate::Timestamp;
+use crate::application::{Application, TeacherCatchment};
 use crate::cohort::CohortIdentifier;
 use crate::error::FieldError;
+use crate::ids::DeliveryPartnerId;
 use crate::schedule::DeclarationType;
 
 text_enum!(
@@ -328,5 +330,174 @@ mod sequencing_tests {
                     && made.declaration_date <= at(day)));
             }
         }
+    }
+}
+
+/// Returns whether an application counts as inside England for declarations: it says the
+/// applicant works in England, or, for cohorts before 2024, its school's URN starts with 1
+/// (schools in England have such URNs).
+pub fn inside_catchment(application: &Application) -> bool {
+    application.teacher_catchment == Some(TeacherCatchment::England)
+        || (application.cohort.start_year() < 2024
+            && application.school_urn.as_ref().is_some_and(|urn| urn.as_str().starts_with('1')))
+}
+
+/// The delivery partners a declaration names, and what is known about them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerChoice {
+    pub primary: Option<DeliveryPartnerId>,
+    pub secondary: Option<DeliveryPartnerId>,
+    /// Partners that exist.
+    pub known: Vec<DeliveryPartnerId>,
+    /// Partners with a partnership with the declaring lead provider in the declaration's cohort.
+    pub available: Vec<DeliveryPartnerId>,
+}
+
+fn partner_error(attribute: &str, message: &str) -> FieldError {
+    FieldError { attribute: attribute.to_owned(), message: message.to_owned() }
+}
+
+/// Checks the delivery partners of a new declaration, or of a change of partners, reporting every
+/// failure:
+///
+/// - outside England no partner may be named, primary or secondary;
+/// - inside England, from cohort 2024 a primary partner is required;
+/// - a partner must exist, and must work with the lead provider in the declaration's cohort;
+/// - a secondary partner needs a primary one, and must differ from it.
+pub fn check_delivery_partners(
+    application: &Application,
+    cohort: CohortIdentifier,
+    choice: &PartnerChoice,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if !inside_catchment(application) {
+        if choice.primary.is_some() {
+            errors.push(partner_error(
+                "delivery_partner_id",
+                "Declarations for participants who work outside England must not name a delivery partner.",
+            ));
+        }
+        if choice.secondary.is_some() {
+            errors.push(partner_error(
+                "secondary_delivery_partner_id",
+                "Declarations for participants who work outside England must not name a delivery partner.",
+            ));
+        }
+        return errors;
+    }
+    match choice.primary {
+        None if cohort.start_year() >= 2024 => errors.push(partner_error(
+            "delivery_partner_id",
+            "Give '#/delivery_partner_id': declarations from cohort 2024 name the delivery partner.",
+        )),
+        None => {}
+        Some(primary) if !choice.known.contains(&primary) => {
+            errors.push(partner_error("delivery_partner_id", "No delivery partner has this id."))
+        }
+        Some(primary) if !choice.available.contains(&primary) => errors.push(partner_error(
+            "delivery_partner_id",
+            "This delivery partner does not work with your organisation in the participant's cohort.",
+        )),
+        Some(_) => {}
+    }
+    if let Some(secondary) = choice.secondary {
+        if choice.primary.is_none() {
+            errors.push(partner_error(
+                "secondary_delivery_partner_id",
+                "A secondary delivery partner needs a primary one in '#/delivery_partner_id'.",
+            ));
+        } else if choice.primary == Some(secondary) {
+            errors.push(partner_error(
+                "secondary_delivery_partner_id",
+                "The secondary delivery partner must differ from the primary one.",
+            ));
+        } else if !choice.known.contains(&secondary) {
+            errors.push(partner_error("secondary_delivery_partner_id", "No delivery partner has this id."));
+        } else if !choice.available.contains(&secondary) {
+            errors.push(partner_error(
+                "secondary_delivery_partner_id",
+                "This delivery partner does not work with your organisation in the participant's cohort.",
+            ));
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod partner_tests {
+    use super::*;
+
+    fn application(catchment: TeacherCatchment, cohort: &str) -> Application {
+        let person = crate::testing::person("Dee Example");
+        let mut application =
+            crate::testing::application(&person, crate::ids::LeadProviderId::new_random(), crate::testing::june(1, 9));
+        application.teacher_catchment = Some(catchment);
+        application.cohort = cohort.parse().unwrap();
+        application
+    }
+
+    fn titles(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|error| error.attribute.as_str()).collect()
+    }
+
+    #[test]
+    fn a_partner_is_required_from_2024_inside_england() {
+        let partner = DeliveryPartnerId::new_random();
+        let choice =
+            |primary| PartnerChoice { primary, secondary: None, known: vec![partner], available: vec![partner] };
+        let england_2025 = application(TeacherCatchment::England, "2025a");
+        assert_eq!(
+            titles(&check_delivery_partners(&england_2025, england_2025.cohort, &choice(None))),
+            ["delivery_partner_id"]
+        );
+        assert!(check_delivery_partners(&england_2025, england_2025.cohort, &choice(Some(partner))).is_empty());
+        let england_2023 = application(TeacherCatchment::England, "2023a");
+        assert!(check_delivery_partners(&england_2023, england_2023.cohort, &choice(None)).is_empty());
+    }
+
+    #[test]
+    fn no_partner_may_be_named_outside_england() {
+        let partner = DeliveryPartnerId::new_random();
+        let overseas = application(TeacherCatchment::Another, "2025a");
+        let choice = PartnerChoice {
+            primary: Some(partner),
+            secondary: Some(DeliveryPartnerId::new_random()),
+            known: vec![partner],
+            available: vec![partner],
+        };
+        let errors = check_delivery_partners(&overseas, overseas.cohort, &choice);
+        assert_eq!(titles(&errors), ["delivery_partner_id", "secondary_delivery_partner_id"]);
+    }
+
+    #[test]
+    fn partners_must_exist_work_with_the_provider_and_differ() {
+        let (first, second, stranger) =
+            (DeliveryPartnerId::new_random(), DeliveryPartnerId::new_random(), DeliveryPartnerId::new_random());
+        let england = application(TeacherCatchment::England, "2025a");
+        let choice = |primary, secondary| PartnerChoice {
+            primary,
+            secondary,
+            known: vec![first, second, stranger],
+            available: vec![first, second],
+        };
+        let check = |primary, secondary| {
+            titles(&check_delivery_partners(&england, england.cohort, &choice(primary, secondary))).join(",")
+        };
+        assert_eq!(check(Some(stranger), None), "delivery_partner_id");
+        assert_eq!(check(Some(DeliveryPartnerId::new_random()), None), "delivery_partner_id");
+        assert_eq!(check(Some(first), Some(first)), "secondary_delivery_partner_id");
+        assert_eq!(check(Some(first), Some(stranger)), "secondary_delivery_partner_id");
+        assert_eq!(check(None, Some(second)), "delivery_partner_id,secondary_delivery_partner_id");
+        assert_eq!(check(Some(first), Some(second)), "");
+    }
+
+    #[test]
+    fn an_english_school_urn_counts_as_inside_england_before_2024() {
+        let mut older = application(TeacherCatchment::Another, "2023a");
+        older.teacher_catchment = None;
+        older.school_urn = "100001".parse().ok();
+        assert!(inside_catchment(&older));
+        older.cohort = "2024a".parse().unwrap();
+        assert!(!inside_catchment(&older));
     }
 }
