@@ -501,3 +501,209 @@ mod partner_tests {
         assert!(!inside_catchment(&older));
     }
 }
+
+/// Parses a declaration date: an RFC 3339 date and time such as `2025-10-02T10:00:00Z`, with an
+/// optional fraction of a second (after `.` or `,`) and a zone of `Z` or an offset written `+hh`,
+/// `+hhmm` or `+hh:mm`. `T` and `Z` may be lower case. A date alone, or a date or time that does
+/// not exist, is an error titled `declaration_date`.
+pub fn parse_declaration_date(text: &str) -> Result<Timestamp, FieldError> {
+    let invalid = || FieldError {
+        attribute: "declaration_date".to_owned(),
+        message: format!(
+            "'{text}' is not an RFC 3339 date and time such as 2025-10-02T10:00:00Z; a date alone is not enough."
+        ),
+    };
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes.get(range.clone()).is_some_and(|part| part.iter().all(u8::is_ascii_digit))
+    };
+    let shape = bytes.len() >= 20
+        && digits(0..4)
+        && bytes[4] == b'-'
+        && digits(5..7)
+        && bytes[7] == b'-'
+        && digits(8..10)
+        && matches!(bytes[10], b'T' | b't')
+        && digits(11..13)
+        && bytes[13] == b':'
+        && digits(14..16)
+        && bytes[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return Err(invalid());
+    }
+    let mut rest = &text[19..];
+    let mut fraction = String::new();
+    if let Some(after) = rest.strip_prefix('.').or_else(|| rest.strip_prefix(',')) {
+        let length = after.bytes().take_while(u8::is_ascii_digit).count();
+        if length == 0 {
+            return Err(invalid());
+        }
+        fraction = format!(".{}", &after[..length]);
+        rest = &after[length..];
+    }
+    let zone = match rest {
+        "Z" | "z" => "+00:00".to_owned(),
+        offset if offset.len() == 3 && offset.is_char_boundary(1) => format!("{offset}:00"),
+        offset if offset.len() == 5 && !offset.contains(':') && offset.is_char_boundary(3) => {
+            format!("{}:{}", &offset[..3], &offset[3..])
+        }
+        offset => offset.to_owned(),
+    };
+    let canonical = format!("{}T{}{fraction}{zone}", &text[..10], &text[11..19]);
+    chrono::DateTime::parse_from_rfc3339(&canonical)
+        .map(|instant| instant.with_timezone(&chrono::Utc))
+        .map_err(|_| invalid())
+}
+
+/// Checks a declaration's date against its schedule and the participant's training, reporting
+/// every failure: it must not be before the first day of the schedule, not in the future, and
+/// earlier than the participant's withdrawal, if they are withdrawn.
+pub fn check_declaration_date(
+    date: Timestamp,
+    schedule_starts: chrono::NaiveDate,
+    now: Timestamp,
+    withdrawn_at: Option<Timestamp>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(withdrawn_at) = withdrawn_at
+        && withdrawn_at <= date
+    {
+        errors.push(FieldError {
+            attribute: "participant_id".to_owned(),
+            message: format!(
+                "The participant was withdrawn at {}; declare only what happened before then.",
+                withdrawn_at.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        });
+    }
+    if date.date_naive() < schedule_starts {
+        errors.push(FieldError {
+            attribute: "declaration_date".to_owned(),
+            message: format!("The declaration date is before the schedule starts on {schedule_starts}."),
+        });
+    }
+    if date > now {
+        errors.push(FieldError {
+            attribute: "declaration_date".to_owned(),
+            message: "The declaration date is in the future; declare a milestone once it has happened.".to_owned(),
+        });
+    }
+    errors
+}
+
+/// What voiding a declaration does: voids it before payment, or claws the payment back after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voiding {
+    /// The declaration becomes `voided`.
+    Void,
+    /// The declaration becomes `awaiting-clawback`, and the payment is taken back on the provider's
+    /// next output statement for the cohort.
+    ClawBack,
+}
+
+/// Decides what voiding a declaration in `state` does. A clawback needs an open output statement
+/// for the cohort (`open_statement`), and is refused when the payment is already being or has been
+/// taken back. Every refusal is titled `declaration`.
+pub fn void(state: DeclarationState, open_statement: bool) -> Result<Voiding, Vec<FieldError>> {
+    let error = |message: &str| FieldError { attribute: "declaration".to_owned(), message: message.to_owned() };
+    match state {
+        DeclarationState::Submitted
+        | DeclarationState::Eligible
+        | DeclarationState::Payable
+        | DeclarationState::Ineligible => Ok(Voiding::Void),
+        DeclarationState::Voided => Err(vec![error("This declaration has already been voided.")]),
+        DeclarationState::Paid if open_statement => Ok(Voiding::ClawBack),
+        DeclarationState::Paid => Err(vec![error(
+            "The cohort's contract has no open output statement to take the payment back on. Contact DfE.",
+        )]),
+        DeclarationState::AwaitingClawback | DeclarationState::ClawedBack => {
+            let mut errors = vec![error("The payment for this declaration is already being or has been taken back.")];
+            if !open_statement {
+                errors.push(error("The cohort's contract has no open output statement. Contact DfE."));
+            }
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod date_and_void_tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rfc_3339_dates_are_read_in_every_allowed_form() {
+        let expected = chrono::Utc.with_ymd_and_hms(2025, 10, 2, 10, 0, 0).unwrap();
+        for text in [
+            "2025-10-02T10:00:00Z",
+            "2025-10-02t10:00:00z",
+            "2025-10-02T11:00:00+01:00",
+            "2025-10-02T11:00:00+0100",
+            "2025-10-02T11:00:00+01",
+            "2025-10-02T10:00:00.000Z",
+            "2025-10-02T10:00:00,0Z",
+        ] {
+            assert_eq!(parse_declaration_date(text), Ok(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn dates_alone_and_impossible_dates_are_refused() {
+        for text in [
+            "2025-10-02",
+            "2025-19-02T10:00:00Z",
+            "2025-10-02T29:00:00Z",
+            "2025-10-02 10:00:00Z",
+            "2025-10-02T10:00:00",
+            "",
+        ] {
+            assert_eq!(parse_declaration_date(text).unwrap_err().attribute, "declaration_date", "{text}");
+        }
+    }
+
+    #[test]
+    fn the_date_must_fall_between_the_schedule_start_now_and_any_withdrawal() {
+        let now = chrono::Utc.with_ymd_and_hms(2025, 12, 1, 12, 0, 0).unwrap();
+        let starts = chrono::NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
+        let on_the_first_day = chrono::Utc.with_ymd_and_hms(2025, 10, 1, 0, 0, 0).unwrap();
+        assert!(check_declaration_date(on_the_first_day, starts, now, None).is_empty());
+        let before = chrono::Utc.with_ymd_and_hms(2025, 9, 30, 23, 0, 0).unwrap();
+        assert_eq!(check_declaration_date(before, starts, now, None)[0].attribute, "declaration_date");
+        let tomorrow = now + chrono::Duration::days(1);
+        assert_eq!(check_declaration_date(tomorrow, starts, now, None)[0].attribute, "declaration_date");
+        let withdrawn = chrono::Utc.with_ymd_and_hms(2025, 11, 1, 9, 0, 0).unwrap();
+        assert_eq!(check_declaration_date(withdrawn, starts, now, Some(withdrawn))[0].attribute, "participant_id");
+        assert!(
+            check_declaration_date(withdrawn - chrono::Duration::seconds(1), starts, now, Some(withdrawn)).is_empty()
+        );
+    }
+
+    #[test]
+    fn voiding_follows_the_payment() {
+        assert_eq!(void(DeclarationState::Eligible, false), Ok(Voiding::Void));
+        assert_eq!(void(DeclarationState::Paid, true), Ok(Voiding::ClawBack));
+        assert!(void(DeclarationState::Paid, false).is_err());
+        assert_eq!(void(DeclarationState::ClawedBack, false).unwrap_err().len(), 2);
+        assert!(void(DeclarationState::Voided, true).is_err());
+    }
+
+    proptest! {
+        /// Parsing never panics, and what parses prints back to the same instant.
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in ".{0,40}") {
+            if let Ok(instant) = parse_declaration_date(&text) {
+                prop_assert_eq!(parse_declaration_date(&instant.to_rfc3339()), Ok(instant));
+            }
+        }
+
+        /// A successful void always lands on a state the state machine allows from where it started.
+        #[test]
+        fn a_successful_void_is_a_listed_transition(state in proptest::sample::select(DeclarationState::ALL), open: bool) {
+            if void(state, open).is_ok() {
+                prop_assert!(state.after(DeclarationEvent::Void).is_some());
+            }
+        }
+    }
+}
