@@ -707,3 +707,101 @@ mod date_and_void_tests {
         }
     }
 }
+
+text_enum!(
+    /// The result of a participant's assessment, recorded against their completed declaration.
+    OutcomeState, "outcome state" {
+        Passed => "passed",
+        Failed => "failed",
+        /// The completed declaration was voided or clawed back.
+        Voided => "voided",
+    }
+);
+
+/// A `has_passed` value as a request sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HasPassedInput {
+    Missing,
+    Boolean(bool),
+    Text(String),
+    /// Any other JSON value, such as a number or `null`.
+    Other,
+}
+
+/// Reads `has_passed` for a `completed` declaration on a leadership or specialist course: a JSON
+/// boolean, or the text `true` or `false`. Anything else, a missing value included, is an error
+/// titled `has_passed`.
+pub fn parse_has_passed(input: &HasPassedInput) -> Result<bool, FieldError> {
+    match input {
+        HasPassedInput::Boolean(value) => Ok(*value),
+        HasPassedInput::Text(text) if text == "true" => Ok(true),
+        HasPassedInput::Text(text) if text == "false" => Ok(false),
+        _ => Err(FieldError {
+            attribute: "has_passed".to_owned(),
+            message: "Set '#/has_passed' to true or false for a completed declaration on this course.".to_owned(),
+        }),
+    }
+}
+
+/// Returns whether recording an outcome in `state` on `completion_date` adds a row, given the
+/// latest outcome of the declaration. Recording `passed` again, or the same state on the same
+/// date, adds nothing: the latest outcome stands.
+pub fn outcome_adds_row(
+    latest: Option<(OutcomeState, chrono::NaiveDate)>,
+    state: OutcomeState,
+    completion_date: chrono::NaiveDate,
+) -> bool {
+    match latest {
+        Some((OutcomeState::Passed, _)) if state == OutcomeState::Passed => false,
+        Some((latest_state, latest_date)) => latest_state != state || latest_date != completion_date,
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    fn day(text: &str) -> chrono::NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn has_passed_takes_booleans_and_their_text_only() {
+        assert_eq!(parse_has_passed(&HasPassedInput::Boolean(true)), Ok(true));
+        assert_eq!(parse_has_passed(&HasPassedInput::Text("false".to_owned())), Ok(false));
+        for input in [HasPassedInput::Missing, HasPassedInput::Other, HasPassedInput::Text("yes".to_owned())] {
+            assert_eq!(parse_has_passed(&input).unwrap_err().attribute, "has_passed");
+        }
+    }
+
+    #[test]
+    fn repeating_an_outcome_adds_no_row() {
+        assert!(outcome_adds_row(None, OutcomeState::Passed, day("2025-06-01")));
+        assert!(!outcome_adds_row(
+            Some((OutcomeState::Passed, day("2025-06-01"))),
+            OutcomeState::Passed,
+            day("2025-07-01")
+        ));
+        assert!(!outcome_adds_row(
+            Some((OutcomeState::Failed, day("2025-06-01"))),
+            OutcomeState::Failed,
+            day("2025-06-01")
+        ));
+        assert!(outcome_adds_row(
+            Some((OutcomeState::Failed, day("2025-06-01"))),
+            OutcomeState::Failed,
+            day("2025-07-01")
+        ));
+        assert!(outcome_adds_row(
+            Some((OutcomeState::Passed, day("2025-06-01"))),
+            OutcomeState::Failed,
+            day("2025-06-01")
+        ));
+        assert!(outcome_adds_row(
+            Some((OutcomeState::Voided, day("2025-06-01"))),
+            OutcomeState::Passed,
+            day("2025-06-01")
+        ));
+    }
+}
