@@ -5,7 +5,7 @@ use crate::Timestamp;
 use crate::application::{Application, TeacherCatchment};
 use crate::cohort::CohortIdentifier;
 use crate::error::FieldError;
-use crate::ids::DeliveryPartnerId;
+use crate::ids::{DeclarationId, DeliveryPartnerId};
 use crate::schedule::DeclarationType;
 
 text_enum!(
@@ -803,5 +803,95 @@ mod outcome_tests {
             OutcomeState::Passed,
             day("2025-06-01")
         ));
+    }
+}
+
+/// Returns the error for a new declaration of `declaration_type` when the application already has
+/// one of that type that holds its milestone (submitted, eligible, payable or paid): void it before
+/// declaring again.
+pub fn milestone_taken(declaration_type: DeclarationType, made: &[MadeDeclaration]) -> Option<FieldError> {
+    made.iter().any(|made| made.declaration_type == declaration_type && made.state.holds_milestone()).then(|| {
+        FieldError {
+            attribute: "base".to_owned(),
+            message: format!(
+                "A '{declaration_type}' declaration for this participant and course already exists; void it before declaring again."
+            ),
+        }
+    })
+}
+
+/// A declaration of another account with the same TRN, for the same or an equivalent course.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuplicateCandidate {
+    pub id: DeclarationId,
+    pub declaration_type: DeclarationType,
+    pub state: DeclarationState,
+    /// Whether it was itself found to duplicate another.
+    pub superseded: bool,
+    pub created_at: Timestamp,
+}
+
+/// Returns the declaration a new one duplicates, if any: among declarations of other accounts of
+/// the same teacher, for the same or an equivalent course, the oldest one of the same type that
+/// holds its milestone and duplicates nothing itself. The new declaration is then stored as
+/// ineligible and superseded by it, so DfE pays for the milestone once.
+pub fn duplicated_declaration(
+    declaration_type: DeclarationType,
+    candidates: &[DuplicateCandidate],
+) -> Option<DeclarationId> {
+    candidates
+        .iter()
+        .filter(|candidate| {
+            candidate.declaration_type == declaration_type && candidate.state.holds_milestone() && !candidate.superseded
+        })
+        .min_by_key(|candidate| (candidate.created_at, candidate.id))
+        .map(|candidate| candidate.id)
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> Timestamp {
+        chrono::Utc.with_ymd_and_hms(2025, 11, day, 10, 0, 0).single().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_live_declaration_of_the_type_blocks_a_second_one() {
+        let started = MadeDeclaration {
+            declaration_type: DeclarationType::Started,
+            state: DeclarationState::Eligible,
+            declaration_date: at(1),
+        };
+        assert_eq!(
+            milestone_taken(DeclarationType::Started, &[started]).map(|error| error.attribute),
+            Some("base".to_owned())
+        );
+        assert_eq!(milestone_taken(DeclarationType::RetainedOne, &[started]), None);
+        let voided = MadeDeclaration { state: DeclarationState::Voided, ..started };
+        assert_eq!(milestone_taken(DeclarationType::Started, &[voided]), None);
+        let clawed = MadeDeclaration { state: DeclarationState::AwaitingClawback, ..started };
+        assert_eq!(milestone_taken(DeclarationType::Started, &[clawed]), None);
+    }
+
+    #[test]
+    fn the_oldest_live_declaration_of_another_account_is_the_one_duplicated() {
+        let candidate = |day, state, superseded| DuplicateCandidate {
+            id: DeclarationId::new_random(),
+            declaration_type: DeclarationType::Started,
+            state,
+            superseded,
+            created_at: at(day),
+        };
+        let oldest = candidate(2, DeclarationState::Paid, false);
+        let candidates = [
+            candidate(1, DeclarationState::Voided, false),
+            candidate(1, DeclarationState::Eligible, true),
+            candidate(3, DeclarationState::Submitted, false),
+            oldest,
+        ];
+        assert_eq!(duplicated_declaration(DeclarationType::Started, &candidates), Some(oldest.id));
+        assert_eq!(duplicated_declaration(DeclarationType::Completed, &candidates), None);
     }
 }

@@ -84,6 +84,10 @@ uuid_id!(
     /// Public id of an API token, used by operators to name a token without its secret.
     ApiTokenId
 );
+uuid_id!(
+    /// Public id of a declaration.
+    DeclarationId
+);
 
 #[cfg(test)]
 mod tests {
