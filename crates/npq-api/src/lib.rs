@@ -36,6 +36,7 @@ use crate::admin::lead_providers::AdminLeadProvidersApi;
 use crate::admin::participants::AdminParticipantsApi;
 use crate::registration::RegistrationApi;
 use crate::resources::applications::ApplicationsApi;
+use crate::resources::delivery_partners::DeliveryPartnersApi;
 use crate::resources::participants::ParticipantsApi;
 
 /// The content type of every JSON response, exactly: the reference service sends no charset.
@@ -69,13 +70,13 @@ pub const REGISTRATION_OPENAPI_DOCUMENT_PATH: &str = "/api/docs/registration/v1/
 pub const REGISTRATION_DOCUMENTATION_UI_PATH: &str = "/api/docs/registration/v1";
 
 /// Every v3 operation, one API type per resource.
-type V3Api = (ApplicationsApi, ParticipantsApi);
+type V3Api = (ApplicationsApi, ParticipantsApi, DeliveryPartnersApi);
 
 /// Every admin operation, one API type per resource.
 type AdminApis = (AdminApi, AdminParticipantsApi, AdminLeadProvidersApi);
 
 fn v3_service() -> OpenApiService<V3Api, ()> {
-    OpenApiService::new((ApplicationsApi, ParticipantsApi), "NPQ lead provider API", "v3")
+    OpenApiService::new((ApplicationsApi, ParticipantsApi, DeliveryPartnersApi), "NPQ lead provider API", "v3")
         .description(include_str!("overview.md"))
         .url_prefix(V3_PREFIX)
 }

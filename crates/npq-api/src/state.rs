@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use npq_domain::auth::TokenKey;
 use npq_domain::ports::{
-    ApplicationRepository, Clock, DecisionStore, LeadProviderRepository, ParticipantRepository,
-    ReferenceListRepository, RegistrationStore, TokenRepository,
+    ApplicationRepository, Clock, DecisionStore, DeliveryPartnerRepository, LeadProviderRepository,
+    ParticipantRepository, ReferenceListRepository, RegistrationStore, TokenRepository,
 };
-use npq_domain::service::{ApplicationService, DecisionService, ParticipantService, RegistrationService, TokenService};
+use npq_domain::service::{
+    ApplicationService, DecisionService, DeliveryPartnerService, ParticipantService, RegistrationService, TokenService,
+};
 
 /// The store behind token authentication: tokens and the lead providers they belong to.
 pub trait TokenStore: TokenRepository + LeadProviderRepository {}
@@ -42,6 +44,7 @@ pub struct ApiState {
     pub decisions: DecisionService<Arc<dyn DecisionBackend>, Arc<dyn Clock>>,
     pub participants: ParticipantService<Arc<dyn ParticipantBackend>, Arc<dyn Clock>>,
     pub registrations: RegistrationService<Arc<dyn RegistrationBackend>, Arc<dyn Clock>>,
+    pub delivery_partners: DeliveryPartnerService<Arc<dyn DeliveryPartnerRepository>>,
 }
 
 impl ApiState {
@@ -54,6 +57,7 @@ impl ApiState {
             + DecisionBackend
             + ParticipantBackend
             + RegistrationBackend
+            + DeliveryPartnerRepository
             + Clone
             + 'static,
     {
@@ -61,13 +65,15 @@ impl ApiState {
         let tokens: Arc<dyn TokenStore> = Arc::new(store.clone());
         let decisions: Arc<dyn DecisionBackend> = Arc::new(store.clone());
         let participants: Arc<dyn ParticipantBackend> = Arc::new(store.clone());
-        let registrations: Arc<dyn RegistrationBackend> = Arc::new(store);
+        let registrations: Arc<dyn RegistrationBackend> = Arc::new(store.clone());
+        let delivery_partners: Arc<dyn DeliveryPartnerRepository> = Arc::new(store);
         Self {
             applications: ApplicationService::new(applications),
             tokens: TokenService::new(tokens, key, clock.clone()),
             decisions: DecisionService::new(decisions, clock.clone()),
             participants: ParticipantService::new(participants, clock.clone()),
             registrations: RegistrationService::new(registrations, clock),
+            delivery_partners: DeliveryPartnerService::new(delivery_partners),
         }
     }
 }

@@ -147,25 +147,84 @@ impl Sort {
     /// counts once, and when no name is left the default order applies. A `+` that arrived
     /// undecoded in a query string becomes a space, so a leading space also means ascending.
     pub fn parse(text: Option<&str>) -> Self {
-        let mut keys: Vec<SortKey> = Vec::new();
-        for part in text.unwrap_or_default().split(',') {
-            let part = part.trim_start_matches(' ');
-            let (direction, name) = match part.strip_prefix('-') {
-                Some(name) => (Direction::Descending, name),
-                None => (Direction::Ascending, part.strip_prefix('+').unwrap_or(part)),
-            };
-            let Some(field) = SortField::parse(name.trim()) else {
-                continue;
-            };
-            if keys.iter().all(|key| key.field != field) {
-                keys.push(SortKey { field, direction });
-            }
-        }
+        let keys: Vec<SortKey> =
+            parse_sort_keys(text, SortField::parse).map(|(field, direction)| SortKey { field, direction }).collect();
         if keys.is_empty() { Self::default() } else { Self(keys) }
     }
 
     /// Returns the keys in the order they apply.
     pub fn keys(&self) -> &[SortKey] {
+        &self.0
+    }
+}
+
+/// Parses the text of a `sort` parameter into fields and directions, in order: names separated by
+/// commas, each optionally prefixed with `+` (ascending, the default) or `-` (descending).
+/// `parse_field` returns `None` for a name that cannot be sorted on, which is then skipped. A
+/// repeated field counts once. A `+` that arrived undecoded in a query string becomes a space, so
+/// a leading space also means ascending.
+fn parse_sort_keys<F: PartialEq + Copy>(
+    text: Option<&str>,
+    parse_field: impl Fn(&str) -> Option<F>,
+) -> impl Iterator<Item = (F, Direction)> {
+    let mut keys: Vec<(F, Direction)> = Vec::new();
+    for part in text.unwrap_or_default().split(',') {
+        let part = part.trim_start_matches(' ');
+        let (direction, name) = match part.strip_prefix('-') {
+            Some(name) => (Direction::Descending, name),
+            None => (Direction::Ascending, part.strip_prefix('+').unwrap_or(part)),
+        };
+        let Some(field) = parse_field(name.trim()) else {
+            continue;
+        };
+        if keys.iter().all(|(seen, _)| *seen != field) {
+            keys.push((field, direction));
+        }
+    }
+    keys.into_iter()
+}
+
+/// A column the delivery partner list can be sorted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryPartnerSortField {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl DeliveryPartnerSortField {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "name" => Some(Self::Name),
+            "created_at" => Some(Self::CreatedAt),
+            "updated_at" => Some(Self::UpdatedAt),
+            _ => None,
+        }
+    }
+}
+
+/// The order of the delivery partner list: sort keys, applied in order, before the final
+/// tie-breaker (insertion order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryPartnerSort(Vec<(DeliveryPartnerSortField, Direction)>);
+
+impl Default for DeliveryPartnerSort {
+    /// By name, A to Z.
+    fn default() -> Self {
+        Self(vec![(DeliveryPartnerSortField::Name, Direction::Ascending)])
+    }
+}
+
+impl DeliveryPartnerSort {
+    /// Parses a `sort` parameter as [`Sort::parse`] does, over the columns `name`, `created_at`
+    /// and `updated_at`. When no known name is left, the list is sorted by name.
+    pub fn parse(text: Option<&str>) -> Self {
+        let keys: Vec<_> = parse_sort_keys(text, DeliveryPartnerSortField::parse).collect();
+        if keys.is_empty() { Self::default() } else { Self(keys) }
+    }
+
+    /// Returns the keys in the order they apply.
+    pub fn keys(&self) -> &[(DeliveryPartnerSortField, Direction)] {
         &self.0
     }
 }
@@ -311,6 +370,16 @@ pub struct ApplicationQuery {
     pub page: PageRequest,
 }
 
+/// A request for one page of the delivery partners a lead provider works with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryPartnerQuery {
+    /// Only partners with a partnership with the lead provider in one of these cohorts; `None`
+    /// means every cohort.
+    pub cohorts: Option<Vec<CohortSelector>>,
+    pub sort: DeliveryPartnerSort,
+    pub page: PageRequest,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +434,23 @@ mod tests {
         );
         assert_eq!(Sort::parse(Some("email,id")), Sort::default());
         assert_eq!(Sort::parse(Some(" updated_at")).keys()[0].direction, Direction::Ascending);
+    }
+
+    #[test]
+    fn delivery_partner_sort_defaults_to_name() {
+        assert_eq!(DeliveryPartnerSort::parse(None), DeliveryPartnerSort::default());
+        assert_eq!(
+            DeliveryPartnerSort::parse(Some("id,ecf_id")).keys(),
+            &[(DeliveryPartnerSortField::Name, Direction::Ascending)]
+        );
+        assert_eq!(
+            DeliveryPartnerSort::parse(Some("-created_at,name,-created_at")).keys(),
+            &[
+                (DeliveryPartnerSortField::CreatedAt, Direction::Descending),
+                (DeliveryPartnerSortField::Name, Direction::Ascending),
+            ]
+        );
+        assert_eq!(DeliveryPartnerSort::parse(Some("-updated_at")).keys()[0].0, DeliveryPartnerSortField::UpdatedAt);
     }
 
     #[test]

@@ -15,12 +15,12 @@ use crate::cohort::{Cohort, CohortIdentifier};
 use crate::decision::{DecisionContext, HistoryEntry, Outcome};
 use crate::error::DomainError;
 use crate::identifiers::{OfstedUrn, SchoolUrn};
-use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
-use crate::listing::ApplicationQuery;
+use crate::ids::{ApiTokenId, ApplicationId, DeliveryPartnerId, LeadProviderId, ParticipantId};
+use crate::listing::{ApplicationQuery, DeliveryPartnerQuery};
 use crate::network::AllowList;
 use crate::participant::{MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord};
 use crate::person::Person;
-use crate::provider::LeadProvider;
+use crate::provider::{DeliveryPartnerView, LeadProvider};
 use crate::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
 use crate::{StoreError, Timestamp};
 
@@ -124,6 +124,27 @@ pub trait ParticipantRepository: Send + Sync {
         &self,
         id: ParticipantId,
     ) -> Result<Option<(ParticipantIdChange, Vec<ParticipantIdChange>)>, StoreError>;
+}
+
+/// Reads the delivery partners a lead provider works with: those with a delivery partnership with
+/// the provider in at least one cohort.
+#[async_trait]
+pub trait DeliveryPartnerRepository: Send + Sync {
+    /// Returns one page of the lead provider's delivery partners, each once, in the query's order
+    /// followed by insertion order. Each view lists the cohorts of every partnership with the
+    /// provider, whatever the cohort filter.
+    async fn list_delivery_partners(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &DeliveryPartnerQuery,
+    ) -> Result<Vec<DeliveryPartnerView>, StoreError>;
+
+    /// Returns one of the lead provider's delivery partners.
+    async fn find_delivery_partner(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeliveryPartnerId,
+    ) -> Result<Option<DeliveryPartnerView>, StoreError>;
 }
 
 /// Reads the reference data registration needs: cohorts, workplaces and their lists, and which
@@ -358,6 +379,25 @@ impl<T: ParticipantRepository + ?Sized> ParticipantRepository for Arc<T> {
         id: ParticipantId,
     ) -> Result<Option<(ParticipantIdChange, Vec<ParticipantIdChange>)>, StoreError> {
         (**self).find_retirement(id).await
+    }
+}
+
+#[async_trait]
+impl<T: DeliveryPartnerRepository + ?Sized> DeliveryPartnerRepository for Arc<T> {
+    async fn list_delivery_partners(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &DeliveryPartnerQuery,
+    ) -> Result<Vec<DeliveryPartnerView>, StoreError> {
+        (**self).list_delivery_partners(lead_provider, query).await
+    }
+
+    async fn find_delivery_partner(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeliveryPartnerId,
+    ) -> Result<Option<DeliveryPartnerView>, StoreError> {
+        (**self).find_delivery_partner(lead_provider, id).await
     }
 }
 

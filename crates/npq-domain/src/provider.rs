@@ -31,6 +31,26 @@ pub struct DeliveryPartnership {
     pub cohort: CohortIdentifier,
 }
 
+/// A delivery partner as one lead provider sees it: the partner and the cohorts in which it works
+/// with that provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryPartnerView {
+    pub partner: DeliveryPartner,
+    /// The cohorts of the partner's partnerships with the lead provider, in any order.
+    pub cohorts: Vec<CohortIdentifier>,
+}
+
+impl DeliveryPartnerView {
+    /// Returns the start years of the view's cohorts, ascending, each once: two cohorts starting in
+    /// the same year give one year.
+    pub fn start_years(&self) -> Vec<u16> {
+        let mut years: Vec<u16> = self.cohorts.iter().map(|cohort| cohort.start_year()).collect();
+        years.sort_unstable();
+        years.dedup();
+        years
+    }
+}
+
 /// Names of the lead providers contracted to deliver NPQs, used for reference and sandbox data.
 pub const LEAD_PROVIDER_NAMES: [&str; 10] = [
     "Ambition Institute",
@@ -44,3 +64,20 @@ pub const LEAD_PROVIDER_NAMES: [&str; 10] = [
     "Teacher Development Trust",
     "UCL Institute of Education",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_years_are_sorted_and_distinct() {
+        let cohorts = ["2025b", "2022a", "2025a"].map(|identifier| identifier.parse().unwrap()).to_vec();
+        let partner = DeliveryPartner {
+            id: DeliveryPartnerId::new_random(),
+            name: "Partner".to_owned(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        assert_eq!(DeliveryPartnerView { partner, cohorts }.start_years(), vec![2022, 2025]);
+    }
+}

@@ -19,17 +19,18 @@ use crate::decision::{
 use crate::eligibility::EligibilityDecision;
 use crate::error::DomainError;
 use crate::error::FieldError;
-use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
-use crate::listing::ApplicationQuery;
+use crate::ids::{ApiTokenId, ApplicationId, DeliveryPartnerId, LeadProviderId, ParticipantId};
+use crate::listing::{ApplicationQuery, DeliveryPartnerQuery};
 use crate::participant::{
     MergeOutcome, ParticipantFilter, ParticipantIdChange, ParticipantQuery, ParticipantView, ScheduleChange,
     parse_course, parse_deferral_reason, parse_withdrawal_reason, retired_participant_error, target_enrolment,
 };
 use crate::ports::{
-    ApplicationRepository, Clock, DecisionRule, DecisionStore, Idempotency, LeadProviderRepository, MergeRule,
-    ParticipantRepository, ReferenceListRepository, RegistrationRule, RegistrationStore, TokenRepository,
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, DeliveryPartnerRepository, Idempotency,
+    LeadProviderRepository, MergeRule, ParticipantRepository, ReferenceListRepository, RegistrationRule,
+    RegistrationStore, TokenRepository,
 };
-use crate::provider::LeadProvider;
+use crate::provider::{DeliveryPartnerView, LeadProvider};
 use crate::registration::{
     ApplicantForm, RegistrationAnswers, RegistrationForm, WorkplaceRecords, new_application, new_person,
 };
@@ -77,6 +78,37 @@ impl<R: ApplicationRepository> ApplicationService<R> {
             self.repository.find_application(lead_provider, id).await?.ok_or(DomainError::NotFound)?;
         let history = self.repository.funding_history(&[application.participant_id]).await?;
         Ok(ApplicationView::new(application, person, &history))
+    }
+}
+
+/// Reads the delivery partners one lead provider works with.
+#[derive(Debug, Clone)]
+pub struct DeliveryPartnerService<R> {
+    repository: R,
+}
+
+impl<R: DeliveryPartnerRepository> DeliveryPartnerService<R> {
+    pub fn new(repository: R) -> Self {
+        Self { repository }
+    }
+
+    /// Returns one page of the lead provider's delivery partners.
+    pub async fn list(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &DeliveryPartnerQuery,
+    ) -> Result<Vec<DeliveryPartnerView>, DomainError> {
+        Ok(self.repository.list_delivery_partners(lead_provider, query).await?)
+    }
+
+    /// Returns one of the lead provider's delivery partners; a partner without a partnership with
+    /// the provider is [`DomainError::NotFound`].
+    pub async fn show(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeliveryPartnerId,
+    ) -> Result<DeliveryPartnerView, DomainError> {
+        self.repository.find_delivery_partner(lead_provider, id).await?.ok_or(DomainError::NotFound)
     }
 }
 

@@ -17,19 +17,19 @@ use crate::course::Course;
 use crate::decision::{DecisionContext, HistoryEntry, HistoryField, Outcome, RelatedApplication, holds_live_place};
 use crate::error::DomainError;
 use crate::identifiers::{OfstedUrn, SchoolUrn};
-use crate::ids::{ApiTokenId, ApplicationId, LeadProviderId, ParticipantId};
-use crate::listing::{ApplicationQuery, Direction, SortField};
+use crate::ids::{ApiTokenId, ApplicationId, DeliveryPartnerId, LeadProviderId, ParticipantId};
+use crate::listing::{ApplicationQuery, DeliveryPartnerQuery, DeliveryPartnerSortField, Direction, SortField};
 use crate::network::AllowList;
 use crate::participant::{
     FromParticipant, MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord,
 };
 use crate::person::Person;
 use crate::ports::{
-    ApplicationRepository, Clock, DecisionRule, DecisionStore, Idempotency, LeadProviderRepository, MergeRule,
-    ParticipantRepository, ReferenceListRepository, Registered, RegistrationContext, RegistrationRule,
-    RegistrationStore, TokenRepository, idempotency_key_reused,
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, DeliveryPartnerRepository, Idempotency,
+    LeadProviderRepository, MergeRule, ParticipantRepository, ReferenceListRepository, Registered, RegistrationContext,
+    RegistrationRule, RegistrationStore, TokenRepository, idempotency_key_reused,
 };
-use crate::provider::LeadProvider;
+use crate::provider::{DeliveryPartner, DeliveryPartnerView, DeliveryPartnership, LeadProvider};
 use crate::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
 use crate::schedule::{Schedule, standard_schedules};
 use crate::training::DeclarationSummary;
@@ -65,6 +65,11 @@ pub struct MemoryStore {
     pub itt_providers: Vec<IttProviderRecord>,
     /// Applications, with the request fingerprint, by the idempotency key that registered them.
     pub registrations: Mutex<HashMap<String, (ApplicationId, String)>>,
+    /// Delivery partners in insertion order.
+    pub delivery_partners: Vec<DeliveryPartner>,
+    /// Delivery partnerships: a lead provider, a delivery partner and a cohort each. Only the
+    /// delivery partner port reads them.
+    pub partnerships: Vec<DeliveryPartnership>,
 }
 
 /// One participant of one lead provider in [`MemoryStore`].
@@ -563,6 +568,76 @@ impl ParticipantRepository for MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Returns the lead provider's view of the delivery partner, or `None` when they have no
+    /// partnership.
+    fn delivery_partner_view(
+        &self,
+        lead_provider: LeadProviderId,
+        partner: &DeliveryPartner,
+    ) -> Option<DeliveryPartnerView> {
+        let cohorts: Vec<CohortIdentifier> = self
+            .partnerships
+            .iter()
+            .filter(|partnership| {
+                partnership.lead_provider == lead_provider && partnership.delivery_partner == partner.id
+            })
+            .map(|partnership| partnership.cohort)
+            .collect();
+        if cohorts.is_empty() {
+            return None;
+        }
+        Some(DeliveryPartnerView { partner: partner.clone(), cohorts })
+    }
+}
+
+#[async_trait]
+impl DeliveryPartnerRepository for MemoryStore {
+    async fn list_delivery_partners(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &DeliveryPartnerQuery,
+    ) -> Result<Vec<DeliveryPartnerView>, StoreError> {
+        let mut views: Vec<DeliveryPartnerView> = self
+            .delivery_partners
+            .iter()
+            .filter_map(|partner| self.delivery_partner_view(lead_provider, partner))
+            .filter(|view| match &query.cohorts {
+                None => true,
+                Some(selectors) => {
+                    view.cohorts.iter().any(|cohort| selectors.iter().any(|selector| selector.matches(*cohort)))
+                }
+            })
+            .collect();
+        // A stable sort keeps insertion order among equal keys, as the store's final key does.
+        views.sort_by(|left, right| {
+            query.sort.keys().iter().fold(std::cmp::Ordering::Equal, |ordering, (field, direction)| {
+                let by_field = match field {
+                    DeliveryPartnerSortField::Name => left.partner.name.cmp(&right.partner.name),
+                    DeliveryPartnerSortField::CreatedAt => left.partner.created_at.cmp(&right.partner.created_at),
+                    DeliveryPartnerSortField::UpdatedAt => left.partner.updated_at.cmp(&right.partner.updated_at),
+                };
+                let by_field = if *direction == Direction::Descending { by_field.reverse() } else { by_field };
+                ordering.then(by_field)
+            })
+        });
+        let offset = usize::try_from(query.page.offset()).unwrap_or(usize::MAX);
+        Ok(views.into_iter().skip(offset).take(query.page.per_page() as usize).collect())
+    }
+
+    async fn find_delivery_partner(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeliveryPartnerId,
+    ) -> Result<Option<DeliveryPartnerView>, StoreError> {
+        Ok(self
+            .delivery_partners
+            .iter()
+            .find(|partner| partner.id == id)
+            .and_then(|partner| self.delivery_partner_view(lead_provider, partner)))
+    }
+}
+
 #[async_trait]
 impl ReferenceListRepository for MemoryStore {
     async fn list_cohorts(&self) -> Result<Vec<Cohort>, StoreError> {
@@ -585,7 +660,7 @@ impl ReferenceListRepository for MemoryStore {
             .cloned())
     }
 
-    /// Every provider delivers in every cohort: the in-memory store keeps no partnerships.
+    /// Every provider delivers in every cohort: `partnerships` serves only the delivery partner port.
     async fn lead_providers_in_cohort(&self, _cohort: CohortIdentifier) -> Result<Vec<LeadProvider>, StoreError> {
         Ok(self.providers.clone())
     }

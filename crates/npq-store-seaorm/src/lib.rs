@@ -8,6 +8,7 @@
 
 mod convert;
 mod decisions;
+mod delivery_partners;
 pub mod entity;
 mod error;
 mod health;

@@ -29,7 +29,10 @@ impl Store {
             .collect()
     }
 
-    async fn lead_provider_row(&self, id: LeadProviderId) -> Result<Option<lead_provider::Model>, StoreError> {
+    pub(crate) async fn lead_provider_row(
+        &self,
+        id: LeadProviderId,
+    ) -> Result<Option<lead_provider::Model>, StoreError> {
         lead_provider::Entity::find()
             .filter(lead_provider::Column::PublicId.eq(id.as_uuid()))
             .one(&self.db)

@@ -2,6 +2,7 @@
 
 pub mod application_decisions;
 pub mod applications;
+pub mod delivery_partners;
 pub mod participant_actions;
 pub mod participants;
 
@@ -16,4 +17,7 @@ pub enum ApiTags {
     /// People whose applications your organisation accepted, and their training.
     #[oai(rename = "NPQ participants")]
     NpqParticipants,
+    /// Organisations that deliver training with your organisation.
+    #[oai(rename = "Delivery partners")]
+    DeliveryPartners,
 }

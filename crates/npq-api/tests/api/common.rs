@@ -12,9 +12,12 @@ use npq_domain::auth::{ApiToken, TokenKey, TokenScope};
 use npq_domain::course::Course;
 use npq_domain::ids::{ApiTokenId, ApplicationId, LeadProviderId};
 use npq_domain::person::Person;
-use npq_domain::ports::{ApplicationRepository, Clock};
+use npq_domain::ports::{ApplicationRepository, Clock, DeliveryPartnerRepository};
+use npq_domain::provider::{DeliveryPartner, DeliveryPartnership};
 use npq_domain::schedule::ScheduleIdentifier;
-use npq_domain::service::{ApplicationService, DecisionService, ParticipantService, RegistrationService, TokenService};
+use npq_domain::service::{
+    ApplicationService, DecisionService, DeliveryPartnerService, ParticipantService, RegistrationService, TokenService,
+};
 use npq_domain::testing::{FixedClock, lead_provider};
 pub use npq_domain::testing::{MemoryStore, application, june, person};
 use poem::EndpointExt;
@@ -96,10 +99,29 @@ impl Fixture {
         build: impl FnOnce(LeadProviderId, LeadProviderId) -> Vec<(Application, Person)>,
         backend: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn npq_api::ParticipantBackend>,
     ) -> Self {
+        Self::assemble(build, backend, |_, _| (Vec::new(), Vec::new()))
+    }
+
+    /// Builds the fixture with no applications and the delivery partners and partnerships that
+    /// `build` returns, given the two providers' ids.
+    pub fn with_delivery_partners(
+        build: impl FnOnce(LeadProviderId, LeadProviderId) -> (Vec<DeliveryPartner>, Vec<DeliveryPartnership>),
+    ) -> Self {
+        Self::assemble(|_, _| Vec::new(), |store| store, build)
+    }
+
+    fn assemble(
+        build: impl FnOnce(LeadProviderId, LeadProviderId) -> Vec<(Application, Person)>,
+        backend: impl FnOnce(Arc<MemoryStore>) -> Arc<dyn npq_api::ParticipantBackend>,
+        build_partners: impl FnOnce(LeadProviderId, LeadProviderId) -> (Vec<DeliveryPartner>, Vec<DeliveryPartnership>),
+    ) -> Self {
         let providers = vec![lead_provider("Teach First"), lead_provider("Ambition Institute")];
         let provider = providers[0].id;
         let other_provider = providers[1].id;
+        let (delivery_partners, partnerships) = build_partners(provider, other_provider);
         let store = Arc::new(MemoryStore {
+            delivery_partners,
+            partnerships,
             applications: Mutex::new(build(provider, other_provider)),
             tokens: Mutex::new(vec![
                 stored_token(TOKEN, TokenScope::LeadProvider, Some(provider)),
@@ -115,6 +137,7 @@ impl Fixture {
         let decisions: Arc<dyn npq_api::DecisionBackend> = store.clone();
         let participants = backend(store.clone());
         let registrations: Arc<dyn npq_api::RegistrationBackend> = store.clone();
+        let delivery_partners: Arc<dyn DeliveryPartnerRepository> = store.clone();
         let clock: Arc<dyn Clock> = Arc::new(FixedClock(now()));
         let state = ApiState {
             applications: ApplicationService::new(applications),
@@ -122,6 +145,7 @@ impl Fixture {
             decisions: DecisionService::new(decisions, clock.clone()),
             participants: ParticipantService::new(participants, clock.clone()),
             registrations: RegistrationService::new(registrations, clock),
+            delivery_partners: DeliveryPartnerService::new(delivery_partners),
         };
         let client = TestClient::new(npq_api::routes(state).map_to_response().boxed());
         Self { store, provider, other_provider, client }

@@ -5,6 +5,7 @@ mod admin;
 mod applications;
 mod common;
 mod decisions;
+mod delivery_partners;
 mod errors_and_headers;
 mod list_parameters;
 mod openapi_document;
