@@ -116,6 +116,23 @@ pub const MAX_TEXT_LENGTH: usize = 200;
 /// Longest email address accepted, in bytes, as the email standards allow.
 pub const MAX_EMAIL_LENGTH: usize = 254;
 
+/// Returns whether text holds a control character or an invisible formatting character, such as a
+/// right-to-left override, a zero-width space, a line separator or a byte order mark. Two names
+/// or addresses that look the same must be the same text.
+pub fn has_hidden_characters(text: &str) -> bool {
+    text.chars().any(|character| {
+        character.is_control()
+            || matches!(
+                character,
+                '\u{00AD}'
+                    | '\u{200B}'..='\u{200F}'
+                    | '\u{2028}'..='\u{202E}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{FEFF}'
+            )
+    })
+}
+
 fn field_error(attribute: &str, message: impl Into<String>) -> FieldError {
     FieldError { attribute: attribute.to_owned(), message: message.into() }
 }
@@ -447,16 +464,26 @@ impl ApplicantForm {
             None => errors.push(field_error("full_name", "Give the applicant's full name in '#/full_name'.")),
             Some(name) if name.chars().count() > MAX_TEXT_LENGTH => errors
                 .push(field_error("full_name", format!("'#/full_name' is longer than {MAX_TEXT_LENGTH} characters."))),
+            Some(name) if has_hidden_characters(name) => errors.push(field_error(
+                "full_name",
+                "'#/full_name' must not contain control or invisible formatting characters.",
+            )),
             Some(_) => {}
         }
         let email = text(&self.email).map(str::to_lowercase);
         let email_valid = email.as_deref().is_some_and(|email| {
-            let mut parts = email.splitn(2, '@');
+            let mut parts = email.split('@');
             let (local, domain) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-            !local.is_empty()
+            parts.next().is_none()
+                && !local.is_empty()
+                && !local.contains('"')
                 && domain.contains('.')
                 && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
                 && !email.contains(char::is_whitespace)
+                && !has_hidden_characters(email)
+                && email.len() <= MAX_EMAIL_LENGTH
         });
         if !email_valid {
             errors.push(field_error("email", "Give a valid email address in '#/email', such as name@example.com."));
@@ -474,11 +501,13 @@ impl ApplicantForm {
         let date_of_birth = match text(&self.date_of_birth) {
             None => None,
             Some(given) => match given.parse::<NaiveDate>() {
-                Ok(date) if date < today => Some(date),
+                Ok(date) if date < today && date >= NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN) => {
+                    Some(date)
+                }
                 _ => {
                     errors.push(field_error(
                         "date_of_birth",
-                        format!("'{given}' is not a past date in the form YYYY-MM-DD."),
+                        format!("'{given}' is not a date from 1900-01-01 to yesterday in the form YYYY-MM-DD."),
                     ));
                     None
                 }
@@ -796,6 +825,32 @@ mod tests {
         let errors = form.validate(now().date_naive()).unwrap_err();
         let attributes: Vec<&str> = errors.iter().map(|error| error.attribute.as_str()).collect();
         assert_eq!(attributes, ["full_name", "email", "trn", "date_of_birth"]);
+    }
+
+    #[test]
+    fn addresses_names_and_dates_are_checked_strictly() {
+        let today = now().date_naive();
+        let with = |email: &str, name: &str, date_of_birth: &str| ApplicantForm {
+            full_name: Some(name.to_owned()),
+            email: Some(email.to_owned()),
+            trn: None,
+            date_of_birth: Some(date_of_birth.to_owned()),
+        };
+        for email in [
+            "a@b.c@d.e",
+            "a@b.",
+            "\"quoted\"@b.co",
+            "c\u{202e}tl@example.com",
+            &format!("{}@example.com", "x".repeat(300)),
+        ] {
+            let errors = with(email, "Sam", "1980-01-01").validate(today).unwrap_err();
+            assert_eq!(errors[0].attribute, "email", "{email}");
+        }
+        let errors = with("sam@example.com", "Sam\u{feff}", "1980-01-01").validate(today).unwrap_err();
+        assert_eq!(errors[0].attribute, "full_name");
+        let errors = with("sam@example.com", "Sam", "1899-12-31").validate(today).unwrap_err();
+        assert_eq!(errors[0].attribute, "date_of_birth");
+        assert!(with("sam.o'neil@example.co.uk", "Sam O'Neil", "1980-01-01").validate(today).is_ok());
     }
 
     #[test]
