@@ -867,15 +867,14 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
         Self { repository, key, clock }
     }
 
-    /// Returns the lead provider a presented token acts for. A missing, unknown or non-lead
-    /// provider token is [`DomainError::Unauthenticated`]. Records the use at most once a minute.
-    pub async fn authenticate_lead_provider(&self, presented: &PlainToken) -> Result<LeadProviderId, DomainError> {
+    /// Returns the stored token matching a presented one of `scope`, recording its use at most once
+    /// a minute. A missing, unknown or other-scope token is [`DomainError::Unauthenticated`].
+    async fn authenticated(&self, presented: &PlainToken, scope: TokenScope) -> Result<ApiToken, DomainError> {
         let digest = self.key.digest(presented.expose());
         let token = self.repository.find_token_by_digest(&digest).await?.ok_or(DomainError::Unauthenticated)?;
-        if !token.digest.matches(&digest) || token.scope != TokenScope::LeadProvider {
+        if !token.digest.matches(&digest) || token.scope != scope {
             return Err(DomainError::Unauthenticated);
         }
-        let lead_provider = token.lead_provider.ok_or(DomainError::Unauthenticated)?;
         let now = self.clock.now();
         // Recording the use is an audit aid: when the write fails (a busy or read-only database), the
         // request still proceeds and the failure is logged.
@@ -884,40 +883,26 @@ impl<R: TokenRepository + LeadProviderRepository, C: Clock> TokenService<R, C> {
         {
             tracing::warn!(token_id = %token.id, %error, "could not record the token's use");
         }
-        Ok(lead_provider)
+        Ok(token)
+    }
+
+    /// Returns the lead provider a presented token acts for. A missing, unknown or non-lead
+    /// provider token is [`DomainError::Unauthenticated`]. Records the use at most once a minute.
+    pub async fn authenticate_lead_provider(&self, presented: &PlainToken) -> Result<LeadProviderId, DomainError> {
+        let token = self.authenticated(presented, TokenScope::LeadProvider).await?;
+        token.lead_provider.ok_or(DomainError::Unauthenticated)
     }
 
     /// Returns the DfE staff member an admin token belongs to, as named when it was issued. Any
     /// other token is [`DomainError::Unauthenticated`].
     pub async fn authenticate_admin(&self, presented: &PlainToken) -> Result<String, DomainError> {
-        let digest = self.key.digest(presented.expose());
-        let token = self.repository.find_token_by_digest(&digest).await?.ok_or(DomainError::Unauthenticated)?;
-        if !token.digest.matches(&digest) || token.scope != TokenScope::Admin {
-            return Err(DomainError::Unauthenticated);
-        }
-        let now = self.clock.now();
-        if token_use_needs_recording(token.last_used_at, now)
-            && let Err(error) = self.repository.record_token_use(token.id, now).await
-        {
-            tracing::warn!(token_id = %token.id, %error, "could not record the token's use");
-        }
+        let token = self.authenticated(presented, TokenScope::Admin).await?;
         Ok(token.description.unwrap_or_else(|| format!("DfE user of token {}", token.id)))
     }
 
     /// Checks a registration front end token. Any other token is [`DomainError::Unauthenticated`].
     pub async fn authenticate_registration(&self, presented: &PlainToken) -> Result<(), DomainError> {
-        let digest = self.key.digest(presented.expose());
-        let token = self.repository.find_token_by_digest(&digest).await?.ok_or(DomainError::Unauthenticated)?;
-        if !token.digest.matches(&digest) || token.scope != TokenScope::Registration {
-            return Err(DomainError::Unauthenticated);
-        }
-        let now = self.clock.now();
-        if token_use_needs_recording(token.last_used_at, now)
-            && let Err(error) = self.repository.record_token_use(token.id, now).await
-        {
-            tracing::warn!(token_id = %token.id, %error, "could not record the token's use");
-        }
-        Ok(())
+        self.authenticated(presented, TokenScope::Registration).await.map(|_| ())
     }
 
     /// Creates a token for the registration front end and returns it with its plain text, which is
