@@ -9,7 +9,7 @@ use crate::ids::{DeclarationId, DeliveryPartnerId};
 use crate::schedule::DeclarationType;
 
 text_enum!(
-    /// Where a declaration is on its way to payment.
+    /// The stage a declaration has reached on its way to payment.
     DeclarationState, "declaration state" {
         /// Received; the application is not funded, so it waits to be voided.
         Submitted => "submitted",

@@ -110,10 +110,10 @@ pub struct RegistrationAnswers {
     pub previously_funded: bool,
 }
 
-/// Longest name or other free text accepted, in characters.
+/// Maximum length of a name or other free text, in characters.
 pub const MAX_TEXT_LENGTH: usize = 200;
 
-/// Longest email address accepted, in bytes, as the email standards allow.
+/// Maximum length of an email address, in bytes, as the email standards allow.
 pub const MAX_EMAIL_LENGTH: usize = 254;
 
 /// Returns whether text holds a control character or an invisible formatting character, such as a

@@ -592,7 +592,7 @@ impl<S: ParticipantRepository + DecisionStore, C: Clock> ParticipantService<S, C
     }
 }
 
-/// Longest note DfE staff may record with a change, in characters.
+/// Maximum length of the note DfE staff record with a change, in characters.
 pub const MAX_NOTE_LENGTH: usize = 2000;
 
 /// Checks that DfE staff explained a change, briefly enough to keep.
