@@ -88,6 +88,18 @@ uuid_id!(
     /// Public id of a declaration.
     DeclarationId
 );
+uuid_id!(
+    /// Public id of a participant outcome.
+    OutcomeId
+);
+uuid_id!(
+    /// Public id of a statement.
+    StatementId
+);
+uuid_id!(
+    /// Public id of a manual adjustment on a statement.
+    AdjustmentId
+);
 
 #[cfg(test)]
 mod tests {
