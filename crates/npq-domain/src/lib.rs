@@ -25,12 +25,14 @@ pub mod ids;
 pub mod listing;
 pub mod network;
 pub mod participant;
+pub mod payment;
 pub mod person;
 pub mod ports;
 pub mod provider;
 pub mod registration;
 pub mod schedule;
 pub mod service;
+pub mod statement;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod training;
