@@ -92,6 +92,7 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound => Self::NotFound,
             DomainError::InvalidParameters(error) => Self::BadRequest(error.to_string()),
             DomainError::Invalid(errors) => Self::Invalid(errors),
+            DomainError::Forbidden(message) => Self::Forbidden(message),
             DomainError::AddressNotAllowed(address) => Self::Forbidden(address_not_allowed_message(address)),
             DomainError::Store(StoreError::Unavailable(cause)) => {
                 tracing::warn!(error = %cause, "database unavailable; returning 503");
@@ -305,6 +306,8 @@ pub enum ErrorStatus {
     NotFound,
     /// 410, for a participant id that DfE retired by merging two accounts.
     ParticipantIdChanged,
+    /// 403, for a change only the lead provider that made the record may make.
+    Forbidden,
     UnprocessableEntity,
     /// 422, for a list filter value that is not allowed.
     UnpermittedFilter,
@@ -350,6 +353,11 @@ impl ErrorStatus {
                 "The participant id was retired when DfE merged two accounts of one person, whoever asks. The error lists the id changes; use the `to_participant_id` of the first.",
                 GoneResponse::schema_ref(),
             ),
+            (Self::Forbidden, _) => (
+                403,
+                "You see the record but may not change it: only the lead provider that made a declaration may void it or change its delivery partners. The detail says who made it.",
+                BadRequestResponse::schema_ref(),
+            ),
             (Self::UnpermittedFilter, _) => (
                 422,
                 "A filter has a value that is not allowed, such as a `filter[training_status]` that is not a training status. The error is titled `Unpermitted parameters` and its detail lists the allowed values.",
@@ -378,7 +386,7 @@ impl ErrorStatus {
 
     fn register(self, registry: &mut Registry) {
         match self {
-            Self::BadRequest => BadRequestResponse::register(registry),
+            Self::BadRequest | Self::Forbidden => BadRequestResponse::register(registry),
             Self::Unauthorised => UnauthorisedResponse::register(registry),
             Self::NotFound => NotFoundResponse::register(registry),
             Self::ParticipantIdChanged => GoneResponse::register(registry),
@@ -455,6 +463,34 @@ impl DocumentedErrors for ActionErrors {
     const STATUSES: &'static [ErrorStatus] = &[
         ErrorStatus::BadRequest,
         ErrorStatus::Unauthorised,
+        ErrorStatus::NotFound,
+        ErrorStatus::UnprocessableEntity,
+        ErrorStatus::InternalServerError,
+        ErrorStatus::ServiceUnavailable,
+    ];
+}
+
+/// Errors of submitting a declaration.
+pub struct DeclarationCreateErrors;
+
+impl DocumentedErrors for DeclarationCreateErrors {
+    const STATUSES: &'static [ErrorStatus] = &[
+        ErrorStatus::BadRequest,
+        ErrorStatus::Unauthorised,
+        ErrorStatus::UnprocessableEntity,
+        ErrorStatus::InternalServerError,
+        ErrorStatus::ServiceUnavailable,
+    ];
+}
+
+/// Errors of a change to a declaration, which only the lead provider that made it may make.
+pub struct DeclarationChangeErrors;
+
+impl DocumentedErrors for DeclarationChangeErrors {
+    const STATUSES: &'static [ErrorStatus] = &[
+        ErrorStatus::BadRequest,
+        ErrorStatus::Unauthorised,
+        ErrorStatus::Forbidden,
         ErrorStatus::NotFound,
         ErrorStatus::UnprocessableEntity,
         ErrorStatus::InternalServerError,

@@ -29,14 +29,18 @@ use poem::{Endpoint, EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
 
 pub use crate::operations::HttpOptions;
-pub use crate::state::{ApiState, DecisionBackend, ParticipantBackend, RegistrationBackend, TokenStore};
+pub use crate::state::{
+    ApiState, DecisionBackend, DeclarationBackend, ParticipantBackend, RegistrationBackend, TokenStore,
+};
 
 use crate::admin::AdminApi;
 use crate::admin::lead_providers::AdminLeadProvidersApi;
 use crate::admin::participants::AdminParticipantsApi;
 use crate::registration::RegistrationApi;
 use crate::resources::applications::ApplicationsApi;
+use crate::resources::declarations::DeclarationsApi;
 use crate::resources::delivery_partners::DeliveryPartnersApi;
+use crate::resources::outcomes::OutcomesApi;
 use crate::resources::participants::ParticipantsApi;
 
 /// The content type of every JSON response, exactly: the reference service sends no charset.
@@ -70,15 +74,19 @@ pub const REGISTRATION_OPENAPI_DOCUMENT_PATH: &str = "/api/docs/registration/v1/
 pub const REGISTRATION_DOCUMENTATION_UI_PATH: &str = "/api/docs/registration/v1";
 
 /// Every v3 operation, one API type per resource.
-type V3Api = (ApplicationsApi, ParticipantsApi, DeliveryPartnersApi);
+type V3Api = (ApplicationsApi, ParticipantsApi, OutcomesApi, DeliveryPartnersApi, DeclarationsApi);
 
 /// Every admin operation, one API type per resource.
 type AdminApis = (AdminApi, AdminParticipantsApi, AdminLeadProvidersApi);
 
 fn v3_service() -> OpenApiService<V3Api, ()> {
-    OpenApiService::new((ApplicationsApi, ParticipantsApi, DeliveryPartnersApi), "NPQ lead provider API", "v3")
-        .description(include_str!("overview.md"))
-        .url_prefix(V3_PREFIX)
+    OpenApiService::new(
+        (ApplicationsApi, ParticipantsApi, OutcomesApi, DeliveryPartnersApi, DeclarationsApi),
+        "NPQ lead provider API",
+        "v3",
+    )
+    .description(include_str!("overview.md"))
+    .url_prefix(V3_PREFIX)
 }
 
 fn admin_service() -> OpenApiService<AdminApis, ()> {

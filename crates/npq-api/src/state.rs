@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use npq_domain::auth::TokenKey;
+use npq_domain::declaration_service::DeclarationService;
 use npq_domain::ports::{
-    ApplicationRepository, Clock, DecisionStore, DeliveryPartnerRepository, LeadProviderRepository,
+    ApplicationRepository, Clock, DecisionStore, DeclarationStore, DeliveryPartnerRepository, LeadProviderRepository,
     ParticipantRepository, ReferenceListRepository, RegistrationStore, TokenRepository,
 };
 use npq_domain::service::{
@@ -28,6 +29,12 @@ pub trait ParticipantBackend: ParticipantRepository + DecisionStore {}
 
 impl<T: ParticipantRepository + DecisionStore> ParticipantBackend for T {}
 
+/// The store behind declarations and outcomes: their transactions and reads, and the participant
+/// reads that outcome lists check first.
+pub trait DeclarationBackend: DeclarationStore + ParticipantRepository {}
+
+impl<T: DeclarationStore + ParticipantRepository> DeclarationBackend for T {}
+
 /// The store behind registration: the reference lists, the registration transaction, and the
 /// reads that return the registered application.
 pub trait RegistrationBackend: ReferenceListRepository + RegistrationStore + ApplicationRepository {}
@@ -45,6 +52,7 @@ pub struct ApiState {
     pub participants: ParticipantService<Arc<dyn ParticipantBackend>, Arc<dyn Clock>>,
     pub registrations: RegistrationService<Arc<dyn RegistrationBackend>, Arc<dyn Clock>>,
     pub delivery_partners: DeliveryPartnerService<Arc<dyn DeliveryPartnerRepository>>,
+    pub declarations: DeclarationService<Arc<dyn DeclarationBackend>, Arc<dyn Clock>>,
 }
 
 impl ApiState {
@@ -58,6 +66,7 @@ impl ApiState {
             + ParticipantBackend
             + RegistrationBackend
             + DeliveryPartnerRepository
+            + DeclarationBackend
             + Clone
             + 'static,
     {
@@ -66,14 +75,16 @@ impl ApiState {
         let decisions: Arc<dyn DecisionBackend> = Arc::new(store.clone());
         let participants: Arc<dyn ParticipantBackend> = Arc::new(store.clone());
         let registrations: Arc<dyn RegistrationBackend> = Arc::new(store.clone());
+        let declarations: Arc<dyn DeclarationBackend> = Arc::new(store.clone());
         let delivery_partners: Arc<dyn DeliveryPartnerRepository> = Arc::new(store);
         Self {
             applications: ApplicationService::new(applications),
             tokens: TokenService::new(tokens, key, clock.clone()),
             decisions: DecisionService::new(decisions, clock.clone()),
             participants: ParticipantService::new(participants, clock.clone()),
-            registrations: RegistrationService::new(registrations, clock),
+            registrations: RegistrationService::new(registrations, clock.clone()),
             delivery_partners: DeliveryPartnerService::new(delivery_partners),
+            declarations: DeclarationService::new(declarations, clock),
         }
     }
 }

@@ -719,8 +719,9 @@ text_enum!(
 );
 
 /// A `has_passed` value as a request sent it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum HasPassedInput {
+    #[default]
     Missing,
     Boolean(bool),
     Text(String),

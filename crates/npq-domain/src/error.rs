@@ -50,6 +50,9 @@ pub enum DomainError {
     /// A business rule rejected the request.
     #[error("validation failed")]
     Invalid(Vec<FieldError>),
+    /// The lead provider may see the record but not change it; the message says who may.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -18,6 +18,8 @@ pub mod cohort;
 pub mod course;
 pub mod decision;
 pub mod declaration;
+pub mod declaration_actions;
+pub mod declaration_service;
 pub mod eligibility;
 pub mod error;
 pub mod identifiers;

@@ -13,9 +13,16 @@ use crate::application::{Application, FundingHistoryEntry};
 use crate::auth::{ApiToken, TokenDigest};
 use crate::cohort::{Cohort, CohortIdentifier};
 use crate::decision::{DecisionContext, HistoryEntry, Outcome};
+use crate::declaration::SequencingFrom;
+use crate::declaration_actions::{
+    CompletedDeclaration, Declaration, DeclarationQuery, OutcomePlan, OutcomeQuery, ParticipantOutcome,
+    PartnerChangeContext, PartnerChangePlan, SubmissionContext, SubmissionPlan, VoidPlan,
+};
 use crate::error::DomainError;
 use crate::identifiers::{OfstedUrn, SchoolUrn};
-use crate::ids::{ApiTokenId, ApplicationId, DeliveryPartnerId, LeadProviderId, ParticipantId};
+use crate::ids::{
+    ApiTokenId, ApplicationId, DeclarationId, DeliveryPartnerId, LeadProviderId, ParticipantId, StatementId,
+};
 use crate::listing::{ApplicationQuery, DeliveryPartnerQuery};
 use crate::network::AllowList;
 use crate::participant::{MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord};
@@ -98,6 +105,96 @@ pub trait DecisionStore: Send + Sync {
 
     /// Returns the recorded changes of an application, oldest first.
     async fn application_history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError>;
+}
+
+/// A submission rule, run by [`DeclarationStore::submit_declaration`] on the context it loads.
+pub type SubmissionRule = Box<dyn FnOnce(&SubmissionContext) -> Result<SubmissionPlan, DomainError> + Send>;
+
+/// A void rule, run by [`DeclarationStore::void_declaration`] on the declaration and the
+/// provider's next open output statement for its cohort.
+pub type VoidRule = Box<dyn FnOnce(&Declaration, Option<StatementId>) -> Result<VoidPlan, DomainError> + Send>;
+
+/// A partner change rule, run by [`DeclarationStore::change_delivery_partners`].
+pub type PartnerChangeRule = Box<dyn FnOnce(&PartnerChangeContext) -> Result<PartnerChangePlan, DomainError> + Send>;
+
+/// An outcome rule, run by [`DeclarationStore::record_outcome`] on the participant's completed
+/// declarations that the provider made or whose application it now holds.
+pub type OutcomeRule = Box<dyn FnOnce(&[CompletedDeclaration]) -> Result<OutcomePlan, DomainError> + Send>;
+
+/// Stores declarations and participant outcomes. Every write loads its context, runs its rule and
+/// writes the plan in one transaction; writes about one person are serialised, and a second live
+/// declaration of one type on one application is refused by the database even when two requests
+/// race.
+///
+/// A lead provider sees a declaration it made, and every declaration on an application it now
+/// holds (including those its predecessor made before a transfer).
+#[async_trait]
+pub trait DeclarationStore: Send + Sync {
+    /// Loads the [`SubmissionContext`] of a new declaration by `lead_provider` for `participant`
+    /// (`None` when the request names none), checking which of `partners` exist, runs `rule` and
+    /// stores the declaration with its statement line and outcome. Returns the stored declaration.
+    /// A race lost to an identical declaration is the rule's own "already exists" error.
+    async fn submit_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        participant: Option<ParticipantId>,
+        partners: Vec<DeliveryPartnerId>,
+        now: Timestamp,
+        sequencing: SequencingFrom,
+        rule: SubmissionRule,
+    ) -> Result<Declaration, DomainError>;
+
+    /// Returns one page of the declarations the lead provider sees, oldest first.
+    async fn list_declarations(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &DeclarationQuery,
+    ) -> Result<Vec<Declaration>, StoreError>;
+
+    /// Returns a declaration the lead provider sees.
+    async fn find_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+    ) -> Result<Option<Declaration>, StoreError>;
+
+    /// Voids a declaration the lead provider sees: runs `rule` on it and writes the plan.
+    /// `Ok(None)` when the provider does not see it.
+    async fn void_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+        now: Timestamp,
+        rule: VoidRule,
+    ) -> Result<Option<Declaration>, DomainError>;
+
+    /// Changes the delivery partners of a declaration the lead provider sees, checking which of
+    /// `partners` exist. `Ok(None)` when the provider does not see it.
+    async fn change_delivery_partners(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+        partners: Vec<DeliveryPartnerId>,
+        now: Timestamp,
+        rule: PartnerChangeRule,
+    ) -> Result<Option<Declaration>, DomainError>;
+
+    /// Records an outcome for the lead provider's participant. `Ok(None)` when the person is not
+    /// the provider's participant.
+    async fn record_outcome(
+        &self,
+        lead_provider: LeadProviderId,
+        participant: ParticipantId,
+        now: Timestamp,
+        rule: OutcomeRule,
+    ) -> Result<Option<ParticipantOutcome>, DomainError>;
+
+    /// Returns one page of the outcomes of declarations the lead provider made, oldest first.
+    async fn list_outcomes(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &OutcomeQuery,
+    ) -> Result<Vec<ParticipantOutcome>, StoreError>;
 }
 
 /// Reads participants: people with an accepted application with the lead provider.
@@ -353,6 +450,76 @@ impl<T: DecisionStore + ?Sized> DecisionStore for Arc<T> {
 
     async fn application_history(&self, id: ApplicationId) -> Result<Vec<HistoryEntry>, StoreError> {
         (**self).application_history(id).await
+    }
+}
+
+#[async_trait]
+impl<T: DeclarationStore + ?Sized> DeclarationStore for Arc<T> {
+    async fn submit_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        participant: Option<ParticipantId>,
+        partners: Vec<DeliveryPartnerId>,
+        now: Timestamp,
+        sequencing: SequencingFrom,
+        rule: SubmissionRule,
+    ) -> Result<Declaration, DomainError> {
+        (**self).submit_declaration(lead_provider, participant, partners, now, sequencing, rule).await
+    }
+
+    async fn list_declarations(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &DeclarationQuery,
+    ) -> Result<Vec<Declaration>, StoreError> {
+        (**self).list_declarations(lead_provider, query).await
+    }
+
+    async fn find_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+    ) -> Result<Option<Declaration>, StoreError> {
+        (**self).find_declaration(lead_provider, id).await
+    }
+
+    async fn void_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+        now: Timestamp,
+        rule: VoidRule,
+    ) -> Result<Option<Declaration>, DomainError> {
+        (**self).void_declaration(lead_provider, id, now, rule).await
+    }
+
+    async fn change_delivery_partners(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+        partners: Vec<DeliveryPartnerId>,
+        now: Timestamp,
+        rule: PartnerChangeRule,
+    ) -> Result<Option<Declaration>, DomainError> {
+        (**self).change_delivery_partners(lead_provider, id, partners, now, rule).await
+    }
+
+    async fn record_outcome(
+        &self,
+        lead_provider: LeadProviderId,
+        participant: ParticipantId,
+        now: Timestamp,
+        rule: OutcomeRule,
+    ) -> Result<Option<ParticipantOutcome>, DomainError> {
+        (**self).record_outcome(lead_provider, participant, now, rule).await
+    }
+
+    async fn list_outcomes(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &OutcomeQuery,
+    ) -> Result<Vec<ParticipantOutcome>, StoreError> {
+        (**self).list_outcomes(lead_provider, query).await
     }
 }
 

@@ -15,9 +15,16 @@ use crate::auth::{ApiToken, TokenDigest};
 use crate::cohort::{Cohort, CohortIdentifier, FundingRegime};
 use crate::course::Course;
 use crate::decision::{DecisionContext, HistoryEntry, HistoryField, Outcome, RelatedApplication, holds_live_place};
+use crate::declaration::{DeclarationState, DuplicateCandidate, MadeDeclaration, OutcomeState, SequencingFrom};
+use crate::declaration_actions::{
+    CompletedDeclaration, Declaration, DeclarationQuery, DeclaringParticipant, NamedPartner, OutcomePlan, OutcomeQuery,
+    ParticipantOutcome, PartnerChangeContext, ProviderTerms, SubmissionContext,
+};
 use crate::error::DomainError;
 use crate::identifiers::{OfstedUrn, SchoolUrn};
-use crate::ids::{ApiTokenId, ApplicationId, DeliveryPartnerId, LeadProviderId, ParticipantId};
+use crate::ids::{
+    ApiTokenId, ApplicationId, DeclarationId, DeliveryPartnerId, LeadProviderId, OutcomeId, ParticipantId,
+};
 use crate::listing::{ApplicationQuery, DeliveryPartnerQuery, DeliveryPartnerSortField, Direction, SortField};
 use crate::network::AllowList;
 use crate::participant::{
@@ -25,9 +32,10 @@ use crate::participant::{
 };
 use crate::person::Person;
 use crate::ports::{
-    ApplicationRepository, Clock, DecisionRule, DecisionStore, DeliveryPartnerRepository, Idempotency,
-    LeadProviderRepository, MergeRule, ParticipantRepository, ReferenceListRepository, Registered, RegistrationContext,
-    RegistrationRule, RegistrationStore, TokenRepository, idempotency_key_reused,
+    ApplicationRepository, Clock, DecisionRule, DecisionStore, DeclarationStore, DeliveryPartnerRepository,
+    Idempotency, LeadProviderRepository, MergeRule, OutcomeRule, ParticipantRepository, PartnerChangeRule,
+    ReferenceListRepository, Registered, RegistrationContext, RegistrationRule, RegistrationStore, SubmissionRule,
+    TokenRepository, VoidRule, idempotency_key_reused,
 };
 use crate::provider::{DeliveryPartner, DeliveryPartnerView, DeliveryPartnership, LeadProvider};
 use crate::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
@@ -70,6 +78,13 @@ pub struct MemoryStore {
     /// Delivery partnerships: a lead provider, a delivery partner and a cohort each. Only the
     /// delivery partner port reads them.
     pub partnerships: Vec<DeliveryPartnership>,
+    /// Declarations in the order they were made. The declaration port keeps them.
+    pub stored_declarations: Mutex<Vec<Declaration>>,
+    /// Participant outcomes in the order they were recorded.
+    pub outcomes: Mutex<Vec<ParticipantOutcome>>,
+    /// Contracts, next output statements and partnerships by lead provider, as declarations see
+    /// them; a provider not listed holds no contract.
+    pub terms: Mutex<HashMap<LeadProviderId, ProviderTerms>>,
 }
 
 /// One participant of one lead provider in [`MemoryStore`].
@@ -162,6 +177,362 @@ impl MemoryStore {
 
     fn applications(&self) -> Vec<(Application, Person)> {
         self.applications.lock().map(|rows| rows.clone()).unwrap_or_default()
+    }
+}
+
+impl MemoryStore {
+    /// Returns whether lead provider `provider` sees the declaration: it made it, or it holds the
+    /// application now.
+    fn sees(&self, provider: LeadProviderId, declaration: &Declaration) -> bool {
+        declaration.lead_provider_id == provider
+            || self
+                .application(declaration.application_id)
+                .is_some_and(|application| application.lead_provider_id == provider)
+    }
+
+    fn provider_terms(&self, provider: LeadProviderId) -> ProviderTerms {
+        self.terms.lock().ok().and_then(|terms| terms.get(&provider).cloned()).unwrap_or_default()
+    }
+
+    fn with_known_partners(&self, mut terms: ProviderTerms, partners: &[DeliveryPartnerId]) -> ProviderTerms {
+        terms.known_partners =
+            self.delivery_partners.iter().map(|partner| partner.id).filter(|id| partners.contains(id)).collect();
+        terms
+    }
+
+    fn partner_named(&self, id: Option<DeliveryPartnerId>) -> Option<NamedPartner> {
+        let id = id?;
+        let partner = self.delivery_partners.iter().find(|partner| partner.id == id)?;
+        Some(NamedPartner { id, name: partner.name.clone() })
+    }
+
+    fn latest_outcome(&self, declaration: DeclarationId) -> Option<ParticipantOutcome> {
+        let outcomes = self.outcomes.lock().ok()?;
+        outcomes.iter().rev().find(|outcome| outcome.declaration_id == declaration).cloned()
+    }
+
+    fn add_outcome(
+        &self,
+        declaration: &Declaration,
+        state: OutcomeState,
+        completion_date: chrono::NaiveDate,
+        at: Timestamp,
+    ) -> Option<ParticipantOutcome> {
+        let outcome = ParticipantOutcome {
+            id: OutcomeId::new_random(),
+            declaration_id: declaration.id,
+            participant_id: declaration.participant_id,
+            course: declaration.course,
+            state,
+            completion_date,
+            created_at: at,
+            updated_at: at,
+        };
+        self.outcomes.lock().ok()?.push(outcome.clone());
+        Some(outcome)
+    }
+
+    fn update_declaration(&self, id: DeclarationId, change: impl FnOnce(&mut Declaration)) -> Option<Declaration> {
+        let mut declarations = self.stored_declarations.lock().ok()?;
+        let declaration = declarations.iter_mut().find(|declaration| declaration.id == id)?;
+        change(declaration);
+        Some(declaration.clone())
+    }
+}
+
+#[async_trait]
+impl DeclarationStore for MemoryStore {
+    async fn submit_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        participant: Option<ParticipantId>,
+        partners: Vec<DeliveryPartnerId>,
+        now: Timestamp,
+        sequencing: SequencingFrom,
+        rule: SubmissionRule,
+    ) -> Result<Declaration, DomainError> {
+        let everything = self.applications();
+        let declarations = self.stored_declarations.lock().map(|rows| rows.clone()).unwrap_or_default();
+        let history = self.history.lock().map(|rows| rows.clone()).unwrap_or_default();
+        let declaring = participant.and_then(|participant| {
+            let accepted: Vec<&(Application, Person)> = everything
+                .iter()
+                .filter(|(application, _)| {
+                    application.participant_id == participant && application.status == ApplicationStatus::Accepted
+                })
+                .collect();
+            let person = accepted.first()?.1.clone();
+            if !accepted.iter().any(|(application, _)| application.lead_provider_id == lead_provider) {
+                return None;
+            }
+            let applications: Vec<Application> = accepted.iter().map(|(application, _)| application.clone()).collect();
+            let withdrawn_at = history
+                .iter()
+                .filter(|entry| entry.field == HistoryField::TrainingStatus && entry.to.as_deref() == Some("withdrawn"))
+                .map(|entry| (entry.application_id, entry.at))
+                .collect();
+            let made = declarations
+                .iter()
+                .filter(|declaration| {
+                    applications.iter().any(|application| {
+                        application.id == declaration.application_id && application.lead_provider_id == lead_provider
+                    })
+                })
+                .map(|declaration| {
+                    (
+                        declaration.application_id,
+                        MadeDeclaration {
+                            declaration_type: declaration.declaration_type,
+                            state: declaration.state,
+                            declaration_date: declaration.declaration_date,
+                        },
+                    )
+                })
+                .collect();
+            let duplicate_candidates = declarations
+                .iter()
+                .filter(|declaration| {
+                    declaration.participant_id != participant
+                        && person.trn.is_some()
+                        && everything.iter().any(|(_, other)| {
+                            other.participant_id == declaration.participant_id && other.trn == person.trn
+                        })
+                })
+                .map(|declaration| {
+                    (
+                        declaration.course,
+                        DuplicateCandidate {
+                            id: declaration.id,
+                            declaration_type: declaration.declaration_type,
+                            state: declaration.state,
+                            superseded: declaration.superseded_by.is_some(),
+                            created_at: declaration.created_at,
+                        },
+                    )
+                })
+                .collect();
+            let funding_history = applications.iter().map(Into::into).collect();
+            Some(DeclaringParticipant {
+                person,
+                applications,
+                withdrawn_at,
+                declarations: made,
+                duplicate_candidates,
+                funding_history,
+            })
+        });
+        let context = SubmissionContext {
+            lead_provider,
+            now,
+            sequencing,
+            participant: declaring,
+            schedules: self.schedules.clone(),
+            terms: self.with_known_partners(self.provider_terms(lead_provider), &partners),
+        };
+        let plan = rule(&context)?;
+        let (application, person) = everything
+            .iter()
+            .find(|(application, _)| application.id == plan.application_id)
+            .cloned()
+            .ok_or(DomainError::NotFound)?;
+        let provider_name = self
+            .providers
+            .iter()
+            .find(|provider| provider.id == lead_provider)
+            .map(|provider| provider.name.clone())
+            .unwrap_or_default();
+        let declaration = Declaration {
+            id: DeclarationId::new_random(),
+            participant_id: person.participant_id,
+            application_id: application.id,
+            course: application.course,
+            cohort: plan.cohort,
+            lead_provider_id: lead_provider,
+            lead_provider_name: provider_name,
+            declaration_type: plan.declaration_type,
+            declaration_date: plan.declaration_date,
+            state: plan.state,
+            ineligibility_reason: plan.ineligibility_reason,
+            superseded_by: plan.superseded_by,
+            delivery_partner: self.partner_named(plan.delivery_partner),
+            secondary_delivery_partner: self.partner_named(plan.secondary_delivery_partner),
+            statement_id: plan.statement,
+            clawback_statement_id: None,
+            latest_outcome: plan.outcome.map(|(state, _)| state),
+            targeted_delivery_funding: application.targeted_delivery_funding_eligibility,
+            created_at: now,
+            updated_at: now,
+        };
+        {
+            let mut stored = self.stored_declarations.lock().map_err(|_| StoreError::Other("poisoned".to_owned()))?;
+            // The database's unique index: one live declaration of a type per application.
+            if stored.iter().any(|other| {
+                other.application_id == declaration.application_id
+                    && other.declaration_type == declaration.declaration_type
+                    && other.state.holds_milestone()
+                    && declaration.state.holds_milestone()
+            }) {
+                return Err(StoreError::Conflict("declarations_live_milestone".to_owned()).into());
+            }
+            stored.push(declaration.clone());
+        }
+        if let Some((state, day)) = plan.outcome {
+            self.add_outcome(&declaration, state, day, now);
+        }
+        Ok(declaration)
+    }
+
+    async fn list_declarations(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &DeclarationQuery,
+    ) -> Result<Vec<Declaration>, StoreError> {
+        let declarations = self.stored_declarations.lock().map(|rows| rows.clone()).unwrap_or_default();
+        let filter = &query.filter;
+        Ok(declarations
+            .into_iter()
+            .filter(|declaration| self.sees(lead_provider, declaration))
+            .filter(|declaration| {
+                filter
+                    .cohorts
+                    .as_ref()
+                    .is_none_or(|selectors| selectors.iter().any(|selector| selector.matches(declaration.cohort)))
+            })
+            .filter(|declaration| {
+                filter.participant_ids.as_ref().is_none_or(|ids| ids.contains(&declaration.participant_id))
+            })
+            .filter(|declaration| filter.updated_since.is_none_or(|since| declaration.updated_at >= since))
+            .filter(|declaration| {
+                filter.delivery_partner_ids.as_ref().is_none_or(|ids| {
+                    declaration.delivery_partner.as_ref().is_some_and(|partner| ids.contains(&partner.id))
+                })
+            })
+            .skip(usize::try_from(query.page.offset()).unwrap_or(usize::MAX))
+            .take(query.page.per_page() as usize)
+            .collect())
+    }
+
+    async fn find_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+    ) -> Result<Option<Declaration>, StoreError> {
+        let declarations = self.stored_declarations.lock().map(|rows| rows.clone()).unwrap_or_default();
+        Ok(declarations.into_iter().find(|declaration| declaration.id == id && self.sees(lead_provider, declaration)))
+    }
+
+    async fn void_declaration(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+        now: Timestamp,
+        rule: VoidRule,
+    ) -> Result<Option<Declaration>, DomainError> {
+        let Some(declaration) = self.find_declaration(lead_provider, id).await? else { return Ok(None) };
+        let next =
+            self.provider_terms(declaration.lead_provider_id).next_output_statements.get(&declaration.cohort).copied();
+        let plan = rule(&declaration, next)?;
+        if let Some(day) = plan.void_outcome_on {
+            self.add_outcome(&declaration, OutcomeState::Voided, day, now);
+        }
+        Ok(self.update_declaration(id, |declaration| {
+            declaration.state = plan.state;
+            if plan.state == DeclarationState::Voided {
+                declaration.statement_id = None;
+            }
+            declaration.clawback_statement_id = plan.clawback_statement.or(declaration.clawback_statement_id);
+            if plan.void_outcome_on.is_some() {
+                declaration.latest_outcome = Some(OutcomeState::Voided);
+            }
+            declaration.updated_at = now;
+        }))
+    }
+
+    async fn change_delivery_partners(
+        &self,
+        lead_provider: LeadProviderId,
+        id: DeclarationId,
+        partners: Vec<DeliveryPartnerId>,
+        now: Timestamp,
+        rule: PartnerChangeRule,
+    ) -> Result<Option<Declaration>, DomainError> {
+        let Some(declaration) = self.find_declaration(lead_provider, id).await? else { return Ok(None) };
+        let application = self.application(declaration.application_id).ok_or(DomainError::NotFound)?;
+        let terms = self.with_known_partners(self.provider_terms(declaration.lead_provider_id), &partners);
+        let plan = rule(&PartnerChangeContext { declaration, application, terms })?;
+        let primary = self.partner_named(Some(plan.delivery_partner));
+        let secondary = self.partner_named(plan.secondary_delivery_partner);
+        Ok(self.update_declaration(id, |declaration| {
+            declaration.delivery_partner = primary;
+            declaration.secondary_delivery_partner = secondary;
+            declaration.updated_at = now;
+        }))
+    }
+
+    async fn record_outcome(
+        &self,
+        lead_provider: LeadProviderId,
+        participant: ParticipantId,
+        now: Timestamp,
+        rule: OutcomeRule,
+    ) -> Result<Option<ParticipantOutcome>, DomainError> {
+        let is_participant = self.applications().iter().any(|(application, _)| {
+            application.participant_id == participant
+                && application.lead_provider_id == lead_provider
+                && application.status == ApplicationStatus::Accepted
+        });
+        if !is_participant {
+            return Ok(None);
+        }
+        let declarations = self.stored_declarations.lock().map(|rows| rows.clone()).unwrap_or_default();
+        let completed: Vec<CompletedDeclaration> = declarations
+            .iter()
+            .filter(|declaration| {
+                declaration.participant_id == participant
+                    && declaration.declaration_type == crate::schedule::DeclarationType::Completed
+                    && self.sees(lead_provider, declaration)
+            })
+            .map(|declaration| CompletedDeclaration {
+                declaration_id: declaration.id,
+                course: declaration.course,
+                state: declaration.state,
+                created_at: declaration.created_at,
+                latest_outcome: self.latest_outcome(declaration.id),
+            })
+            .collect();
+        match rule(&completed)? {
+            OutcomePlan::Existing(outcome) => Ok(Some(outcome)),
+            OutcomePlan::Record { declaration_id, state, completion_date, .. } => {
+                let declaration = self
+                    .update_declaration(declaration_id, |declaration| {
+                        declaration.latest_outcome = Some(state);
+                        declaration.updated_at = now;
+                    })
+                    .ok_or(DomainError::NotFound)?;
+                Ok(self.add_outcome(&declaration, state, completion_date, now))
+            }
+        }
+    }
+
+    async fn list_outcomes(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &OutcomeQuery,
+    ) -> Result<Vec<ParticipantOutcome>, StoreError> {
+        let outcomes = self.outcomes.lock().map(|rows| rows.clone()).unwrap_or_default();
+        let declarations = self.stored_declarations.lock().map(|rows| rows.clone()).unwrap_or_default();
+        Ok(outcomes
+            .into_iter()
+            .filter(|outcome| {
+                declarations.iter().any(|declaration| {
+                    declaration.id == outcome.declaration_id && self.sees(lead_provider, declaration)
+                })
+            })
+            .filter(|outcome| query.participant_id.is_none_or(|id| outcome.participant_id == id))
+            .filter(|outcome| query.created_since.is_none_or(|since| outcome.created_at >= since))
+            .skip(usize::try_from(query.page.offset()).unwrap_or(usize::MAX))
+            .take(query.page.per_page() as usize)
+            .collect())
     }
 }
 

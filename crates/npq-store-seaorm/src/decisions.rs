@@ -14,14 +14,16 @@ use async_trait::async_trait;
 use npq_domain::application::{Application, ApplicationStatus};
 use npq_domain::cohort::{Cohort, CohortIdentifier};
 use npq_domain::decision::{Actor, DecisionContext, HistoryEntry, Outcome, RelatedApplication};
+use npq_domain::declaration::DeclarationState;
 use npq_domain::error::DomainError;
 use npq_domain::ids::{ApplicationId, LeadProviderId, ParticipantId};
 use npq_domain::participant::MergeOutcome;
 use npq_domain::person::Person;
 use npq_domain::ports::{DecisionRule, DecisionStore, MergeRule};
 use npq_domain::provider::LeadProvider;
+use npq_domain::schedule::DeclarationType;
 use npq_domain::schedule::{Schedule, ScheduleIdentifier};
-use npq_domain::training::DeclarationSummary;
+use npq_domain::training::{BillableDeclaration, DeclarationSummary};
 use npq_domain::{StoreError, Timestamp};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
@@ -35,7 +37,7 @@ use crate::convert::{
     ApplicationLinks, application_from_row, application_to_row, cohort_from_row, person_from_row, schedule_from_row,
     stored_instant,
 };
-use crate::entity::{application, application_history, cohort, lead_provider, person, schedule};
+use crate::entity::{application, application_history, cohort, declaration, lead_provider, person, schedule};
 use crate::error::{corrupt, to_store_error};
 use crate::writes::{PersonKey, application_keys, load_keys};
 
@@ -53,6 +55,21 @@ impl Reference {
     /// Returns the public id of the lead provider with this internal id.
     pub(crate) fn lead_provider_id(&self, id: i64) -> Option<LeadProviderId> {
         self.lead_provider_ids.get(&id).copied()
+    }
+
+    /// Returns the identifier of the cohort with this internal id.
+    pub(crate) fn cohort_identifier(&self, id: i64) -> Option<CohortIdentifier> {
+        self.cohort_ids.get(&id).copied()
+    }
+
+    /// Returns the internal id of every cohort, by identifier.
+    pub(crate) fn cohort_internal_ids(&self) -> HashMap<CohortIdentifier, i64> {
+        self.cohort_ids.iter().map(|(id, identifier)| (*identifier, *id)).collect()
+    }
+
+    /// Returns every schedule of every cohort.
+    pub(crate) fn schedules(&self) -> &[Schedule] {
+        &self.schedules
     }
 }
 
@@ -118,6 +135,37 @@ pub(crate) fn application_from(
         },
     };
     Ok((application_from_row(row, links)?, person_from_row(person_row)?))
+}
+
+/// Summarises the declarations of an application for the decision rules.
+async fn declaration_summary<C: ConnectionTrait>(
+    txn: &C,
+    application_id: i64,
+) -> Result<(DeclarationSummary, Vec<BillableDeclaration>), StoreError> {
+    let rows = declaration::Entity::find()
+        .filter(declaration::Column::ApplicationId.eq(application_id))
+        .all(txn)
+        .await
+        .map_err(to_store_error)?;
+    let mut summary = DeclarationSummary::default();
+    let mut billable = Vec::new();
+    for row in rows {
+        let state: DeclarationState = row.state.parse().map_err(|error| corrupt("declarations.state", error))?;
+        let declaration_type: DeclarationType =
+            row.declaration_type.parse().map_err(|error| corrupt("declarations.declaration_type", error))?;
+        if state == DeclarationState::Voided {
+            continue;
+        }
+        summary.not_voided += 1;
+        if declaration_type == DeclarationType::Started {
+            summary.started += 1;
+        }
+        if state.holds_milestone() {
+            summary.billable += 1;
+            billable.push(BillableDeclaration { declaration_type, declaration_date: row.declaration_date });
+        }
+    }
+    Ok((summary, billable))
 }
 
 fn verified_trn(row: &person::Model) -> Option<String> {
@@ -218,13 +266,13 @@ impl Store {
             let (other, _) = application_from(row, &people, &reference)?;
             related.push(RelatedApplication { same_person: row.person_id == target_row.person_id, application: other });
         }
+        let (declarations, billable_declarations) = declaration_summary(txn, target_row.id).await?;
         let context = DecisionContext {
             application,
             person,
             related,
-            // NOTE: declarations are not stored yet, so every application counts as having none.
-            declarations: DeclarationSummary::default(),
-            billable_declarations: Vec::new(),
+            declarations,
+            billable_declarations,
             cohorts: reference.cohorts.clone(),
             schedules: reference.schedules.clone(),
             lead_providers: reference.lead_providers.clone(),

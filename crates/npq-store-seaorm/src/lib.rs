@@ -8,6 +8,7 @@
 
 mod convert;
 mod decisions;
+mod declarations;
 mod delivery_partners;
 pub mod entity;
 mod error;
@@ -19,6 +20,7 @@ pub mod reference_lists;
 mod registration;
 mod repository;
 pub mod seed;
+mod statements;
 pub mod test_support;
 mod writes;
 

@@ -2,7 +2,9 @@
 
 pub mod application_decisions;
 pub mod applications;
+pub mod declarations;
 pub mod delivery_partners;
+pub mod outcomes;
 pub mod participant_actions;
 pub mod participants;
 
@@ -20,4 +22,10 @@ pub enum ApiTags {
     /// Organisations that deliver training with your organisation.
     #[oai(rename = "Delivery partners")]
     DeliveryPartners,
+    /// Your claims that participants reached milestones, which lead to payment.
+    #[oai(rename = "Participant declarations")]
+    ParticipantDeclarations,
+    /// Whether participants passed the assessment of their course.
+    #[oai(rename = "Participant outcomes")]
+    ParticipantOutcomes,
 }

@@ -111,7 +111,7 @@ pub fn action_request<A: RequestAttributes>(body: &RequiredBody<A>) -> Result<Ac
 /// Returns a string attribute, `None` when it is missing or `null`. Any other JSON value is
 /// returned as its JSON text, so that the rules report it on its attribute: `{"a":1}` is no
 /// course. A number is read as its digits, so `"cohort": 2025` means the cohort `"2025"`.
-fn text_as_sent(attributes: &Attributes, name: &str) -> Option<String> {
+pub(crate) fn text_as_sent(attributes: &Attributes, name: &str) -> Option<String> {
     match attributes.get(name) {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(text.clone()),

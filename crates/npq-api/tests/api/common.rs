@@ -10,6 +10,7 @@ use npq_domain::application::Application;
 use npq_domain::application::{ApplicationStatus, TrainingStatus};
 use npq_domain::auth::{ApiToken, TokenKey, TokenScope};
 use npq_domain::course::Course;
+use npq_domain::declaration_service::DeclarationService;
 use npq_domain::ids::{ApiTokenId, ApplicationId, LeadProviderId};
 use npq_domain::person::Person;
 use npq_domain::ports::{ApplicationRepository, Clock, DeliveryPartnerRepository};
@@ -138,14 +139,16 @@ impl Fixture {
         let participants = backend(store.clone());
         let registrations: Arc<dyn npq_api::RegistrationBackend> = store.clone();
         let delivery_partners: Arc<dyn DeliveryPartnerRepository> = store.clone();
+        let declarations: Arc<dyn npq_api::DeclarationBackend> = store.clone();
         let clock: Arc<dyn Clock> = Arc::new(FixedClock(now()));
         let state = ApiState {
             applications: ApplicationService::new(applications),
             tokens: TokenService::new(tokens, token_key(), clock.clone()),
             decisions: DecisionService::new(decisions, clock.clone()),
             participants: ParticipantService::new(participants, clock.clone()),
-            registrations: RegistrationService::new(registrations, clock),
+            registrations: RegistrationService::new(registrations, clock.clone()),
             delivery_partners: DeliveryPartnerService::new(delivery_partners),
+            declarations: DeclarationService::new(declarations, clock),
         };
         let client = TestClient::new(npq_api::routes(state).map_to_response().boxed());
         Self { store, provider, other_provider, client }

@@ -275,7 +275,6 @@ async fn hidden_participants_are_not_found() {
         ParticipantId::new_random().to_string(),
         "123XXX".to_owned(),
         "7E5BCDBF".to_owned(),
-        "outcomes".to_owned(),
     ];
     for id in &ids {
         let response = fixture.get(&show_path(id)).await;

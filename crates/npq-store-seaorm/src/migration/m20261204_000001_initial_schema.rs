@@ -135,44 +135,44 @@ enum ApiTokens {
     LastUsedAt,
 }
 
-fn id<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn id<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).big_integer().not_null().auto_increment().primary_key().to_owned()
 }
 
-fn reference<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn reference<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).big_integer().not_null().to_owned()
 }
 
-fn text<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn text<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).string().not_null().to_owned()
 }
 
-fn optional_text<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn optional_text<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).string().null().to_owned()
 }
 
-fn flag<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn flag<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).boolean().not_null().to_owned()
 }
 
-fn optional_flag<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn optional_flag<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).boolean().null().to_owned()
 }
 
-fn instant<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn instant<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).timestamp_with_time_zone().not_null().to_owned()
 }
 
-fn optional_instant<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn optional_instant<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).timestamp_with_time_zone().null().to_owned()
 }
 
-fn public_id<T: IntoIden>(name: T) -> ColumnDef {
+pub(super) fn public_id<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).uuid().not_null().unique_key().to_owned()
 }
 
 /// Builds a text column limited to the given values.
-fn one_of<T: IntoIden + Clone>(name: T, values: &[&str], nullable: bool) -> ColumnDef {
+pub(super) fn one_of<T: IntoIden + Clone>(name: T, values: &[&str], nullable: bool) -> ColumnDef {
     let check = Expr::col(name.clone()).is_in(values.iter().map(|value| String::from(*value)));
     let mut column = ColumnDef::new(name);
     column.string();
@@ -184,7 +184,7 @@ fn one_of<T: IntoIden + Clone>(name: T, values: &[&str], nullable: bool) -> Colu
     column.check(check).to_owned()
 }
 
-fn foreign_key<F: IntoIden, C: IntoIden, T: IntoIden, K: IntoIden>(
+pub(super) fn foreign_key<F: IntoIden, C: IntoIden, T: IntoIden, K: IntoIden>(
     from_table: F,
     from_column: C,
     to_table: T,

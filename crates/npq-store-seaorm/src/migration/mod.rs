@@ -7,6 +7,7 @@ mod m20261204_000002_application_decisions;
 mod m20261204_000003_participants;
 mod m20261204_000004_lead_provider_networks;
 mod m20261204_000005_registration;
+mod m20261204_000006_declarations;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000003_participants::Migration),
             Box::new(m20261204_000004_lead_provider_networks::Migration),
             Box::new(m20261204_000005_registration::Migration),
+            Box::new(m20261204_000006_declarations::Migration),
         ]
     }
 }
