@@ -163,9 +163,7 @@ impl Api {
             .reference
             .partnerships
             .iter()
-            .filter(|partnership| {
-                partnership.lead_provider == provider_id && partnership.cohort == cohort(cohort_text)
-            })
+            .filter(|partnership| partnership.lead_provider == provider_id && partnership.cohort == cohort(cohort_text))
             .map(|partnership| partnership.delivery_partner)
             .collect();
         let other = self
@@ -183,9 +181,7 @@ impl Api {
         self.reference
             .partnerships
             .iter()
-            .filter(|partnership| {
-                partnership.lead_provider == provider_id && partnership.cohort == cohort(cohort_text)
-            })
+            .filter(|partnership| partnership.lead_provider == provider_id && partnership.cohort == cohort(cohort_text))
             .map(|partnership| partnership.delivery_partner)
             .nth(1)
             .expect("the provider has two partners in the cohort")

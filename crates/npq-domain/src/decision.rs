@@ -14,6 +14,7 @@ use crate::application::{
     ReasonForRejection, TrainingStatus,
 };
 use crate::cohort::{Cohort, CohortIdentifier, FundingRegime};
+use crate::course::Course;
 use crate::error::{DomainError, FieldError};
 use crate::ids::{LeadProviderId, ParticipantId};
 use crate::person::Person;
@@ -87,6 +88,8 @@ pub struct DecisionContext {
     pub schedules: Vec<Schedule>,
     /// Every lead provider.
     pub lead_providers: Vec<LeadProvider>,
+    /// The courses the application's lead provider holds a contract for, per cohort.
+    pub contracts: Vec<(CohortIdentifier, Course)>,
 }
 
 impl DecisionContext {

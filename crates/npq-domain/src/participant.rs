@@ -326,6 +326,21 @@ pub fn change_schedule(
             },
         ));
     }
+    if errors.is_empty()
+        && let Some(schedule) = schedule
+        && !context
+            .contracts
+            .iter()
+            .any(|(cohort, course)| *cohort == schedule.cohort && course.is_equivalent_to(application.course))
+    {
+        errors.push(error(
+            "cohort",
+            format!(
+                "You do not hold a contract for {} in cohort {}; contact DfE before moving the participant there.",
+                application.course, schedule.cohort
+            ),
+        ));
+    }
     if application.training_status == Some(TrainingStatus::Withdrawn) {
         errors.push(error("participant_id", "The participant is withdrawn; resume their training first."));
     }

@@ -150,10 +150,20 @@ fn live_place_keys(application: &Application, person: &Person) -> Vec<String> {
 impl MemoryStore {
     /// Returns an empty store with the sample cohorts, their standard schedules and these lead
     /// providers.
+    /// Every provider holds a contract for every course in every cohort, and has no open
+    /// statement.
     pub fn with_reference_data(providers: Vec<LeadProvider>) -> Self {
         let cohorts = sample_cohorts();
         let schedules = cohorts.iter().flat_map(|cohort| standard_schedules(cohort.identifier)).collect();
-        Self { cohorts, schedules, providers, ..Self::default() }
+        let contracts: Vec<(CohortIdentifier, Course)> = cohorts
+            .iter()
+            .flat_map(|cohort| Course::ALL.iter().map(move |course| (cohort.identifier, *course)))
+            .collect();
+        let terms = providers
+            .iter()
+            .map(|provider| (provider.id, ProviderTerms { contracts: contracts.clone(), ..ProviderTerms::default() }))
+            .collect();
+        Self { cohorts, schedules, providers, terms: Mutex::new(terms), ..Self::default() }
     }
 
     /// Sets the declaration counts of an application.
@@ -635,6 +645,7 @@ impl DecisionStore for MemoryStore {
             .collect();
         let declarations =
             self.declarations.lock().map_err(|_| poisoned())?.get(&application.id).copied().unwrap_or_default();
+        let contracts = self.provider_terms(application.lead_provider_id).contracts;
         let context = DecisionContext {
             application,
             person,
@@ -644,6 +655,7 @@ impl DecisionStore for MemoryStore {
             cohorts: self.cohorts.clone(),
             schedules: self.schedules.clone(),
             lead_providers: self.providers.clone(),
+            contracts,
         };
         let outcome = rule(&context)?;
 

@@ -276,6 +276,7 @@ impl Store {
             cohorts: reference.cohorts.clone(),
             schedules: reference.schedules.clone(),
             lead_providers: reference.lead_providers.clone(),
+            contracts: crate::declarations::contracts_of(txn, target_row.lead_provider_id, &reference).await?,
         };
         let outcome = rule(&context)?;
         if outcome.is_empty() {

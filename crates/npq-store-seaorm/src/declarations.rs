@@ -315,15 +315,12 @@ async fn next_output_statements<C: ConnectionTrait>(
     Ok(next)
 }
 
-/// Loads the provider's contracts, next statements and partnerships, and which of `partners`
-/// exist.
-async fn provider_terms<C: ConnectionTrait>(
+/// Returns the courses a lead provider holds a contract for on any of its statements, per cohort.
+pub(crate) async fn contracts_of<C: ConnectionTrait>(
     db: &C,
     provider_id: i64,
-    today: NaiveDate,
-    partners: &[DeliveryPartnerId],
     reference: &Reference,
-) -> Result<(ProviderTerms, HashMap<uuid::Uuid, i64>, HashMap<uuid::Uuid, i64>), StoreError> {
+) -> Result<Vec<(CohortIdentifier, Course)>, StoreError> {
     let cohort = |id: i64| reference.cohort_identifier(id).ok_or_else(|| corrupt("cohort_id", "refers to no cohort"));
     let contract_rows: Vec<(i64, String)> = contract::Entity::find()
         .select_only()
@@ -346,6 +343,20 @@ async fn provider_terms<C: ConnectionTrait>(
     for (cohort_id, course) in contract_rows {
         contracts.push((cohort(cohort_id)?, parse::<Course>("contracts.course", &course)?));
     }
+    Ok(contracts)
+}
+
+/// Loads the provider's contracts, next statements and partnerships, and which of `partners`
+/// exist.
+async fn provider_terms<C: ConnectionTrait>(
+    db: &C,
+    provider_id: i64,
+    today: NaiveDate,
+    partners: &[DeliveryPartnerId],
+    reference: &Reference,
+) -> Result<(ProviderTerms, HashMap<uuid::Uuid, i64>, HashMap<uuid::Uuid, i64>), StoreError> {
+    let cohort = |id: i64| reference.cohort_identifier(id).ok_or_else(|| corrupt("cohort_id", "refers to no cohort"));
+    let contracts = contracts_of(db, provider_id, reference).await?;
     let mut next_statements = HashMap::new();
     let mut statement_ids = HashMap::new();
     for (cohort_id, (internal, public)) in next_output_statements(db, provider_id, today).await? {

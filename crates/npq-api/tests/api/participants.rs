@@ -876,9 +876,6 @@ async fn withdrawing_without_started_declaration_is_refused() {
 }
 
 // Changing the schedule.
-//
-// NOTE: lead providers have no contracts yet, so no test checks the refusal of a move to a cohort
-// in which the lead provider has no contract for the course.
 
 fn schedule_change(schedule: Value, cohort: Option<&str>) -> Value {
     let mut attributes = json!({"course_identifier": "npq-headship", "schedule_identifier": schedule});
@@ -927,6 +924,22 @@ async fn changing_schedule_can_move_cohort() {
     let attributes = schedule_change(json!("npq-leadership-spring"), Some("2024"));
     let enrolment = done(&fixture, sam, "change-schedule", attributes).await["attributes"]["npq_enrolments"][0].clone();
     assert_eq!(enrolment["funded_place"], false, "an ineligible participant gets no funded place");
+}
+
+#[tokio::test]
+async fn moving_to_a_cohort_without_a_contract_for_the_course_is_refused() {
+    let (fixture, sam, application) = with_sam("2025a", |enrolment| enrolment);
+    let provider = fixture.provider;
+    if let Some(terms) = fixture.store.terms.lock().unwrap().get_mut(&provider) {
+        terms.contracts.retain(|(cohort, course)| !(cohort.start_year() == 2026 && *course == Course::Headship));
+    }
+    let response =
+        act(&fixture, sam, "change-schedule", schedule_change(json!("npq-leadership-spring"), Some("2026"))).await;
+    response.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let body = json_body(response).await;
+    assert_eq!(body["errors"][0]["title"], "cohort", "{body}");
+    assert!(body["errors"][0]["detail"].as_str().unwrap().contains("contract"), "{body}");
+    assert_eq!(fixture.stored(application).cohort.start_year(), 2025);
 }
 
 #[tokio::test]
