@@ -262,7 +262,7 @@ fn first_title(body: &Value) -> String {
 const STARTED: &str = "2025-11-03T10:00:00Z";
 const RETAINED: &str = "2026-02-02T10:00:00Z";
 
-async fn a_funded_started_declaration_is_eligible_and_on_the_next_statement(backend: Backend) {
+async fn funded_declaration_joins_next_statement(backend: Backend) {
     let api = api(backend).await;
     let (person, application) = api.participant(Enrolment::default()).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -312,7 +312,7 @@ async fn a_funded_started_declaration_is_eligible_and_on_the_next_statement(back
     assert_eq!(shown["data"]["type"], "participant-declaration");
 }
 
-async fn an_unfunded_declaration_stays_submitted_without_a_statement(backend: Backend) {
+async fn unfunded_declaration_stays_submitted(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment { funded: false, ..Enrolment::default() }).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -321,7 +321,7 @@ async fn an_unfunded_declaration_stays_submitted_without_a_statement(backend: Ba
     assert_eq!(declaration["statement_id"], Value::Null);
 }
 
-async fn submitting_the_same_milestone_again_is_refused_on_base(backend: Backend) {
+async fn repeated_milestone_is_rejected_on_base(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment::default()).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -335,7 +335,7 @@ async fn submitting_the_same_milestone_again_is_refused_on_base(backend: Backend
 
 /// Every check of a new declaration, in the order the checks run: each request fails on the
 /// first check it breaks, with the attribute that check reports.
-async fn each_check_of_a_new_declaration_reports_its_attribute(backend: Backend) {
+async fn each_check_reports_its_attribute(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment::default()).await;
     let (partner, stranger) = api.partners(0, "2025a");
@@ -410,7 +410,7 @@ async fn each_check_of_a_new_declaration_reports_its_attribute(backend: Backend)
     assert_eq!(list["data"], json!([]), "no refused declaration was stored");
 }
 
-async fn a_secondary_partner_needs_a_primary_one(backend: Backend) {
+async fn secondary_partner_needs_a_primary(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment { cohort: "2023a", ..Enrolment::default() }).await;
     let (partner, _) = api.partners(0, "2023a");
@@ -421,7 +421,7 @@ async fn a_secondary_partner_needs_a_primary_one(backend: Backend) {
     assert_eq!(first_title(&body), "secondary_delivery_partner_id");
 }
 
-async fn participants_outside_england_must_not_name_a_partner(backend: Backend) {
+async fn no_partner_outside_england(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment { catchment: TeacherCatchment::Wales, ..Enrolment::default() }).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -432,7 +432,7 @@ async fn participants_outside_england_must_not_name_a_partner(backend: Backend) 
     assert_eq!(declaration["delivery_partner_id"], Value::Null);
 }
 
-async fn a_type_the_schedule_does_not_allow_is_refused(backend: Backend) {
+async fn type_outside_schedule_is_rejected(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api
         .participant(Enrolment {
@@ -450,7 +450,7 @@ async fn a_type_the_schedule_does_not_allow_is_refused(backend: Backend) {
     assert!(errors(&body)[0].1.contains("npq-specialist-autumn"), "{body}");
 }
 
-async fn a_cohort_without_a_contract_or_open_statement_is_refused(backend: Backend) {
+async fn cohort_needs_contract_and_open_statement(backend: Backend) {
     let api = api(backend).await;
     // No statement exists for cohort 2022.
     let (person, _) = api.participant(Enrolment { cohort: "2022a", ..Enrolment::default() }).await;
@@ -473,7 +473,7 @@ async fn a_cohort_without_a_contract_or_open_statement_is_refused(backend: Backe
     assert_eq!(declaration["state"], "submitted");
 }
 
-async fn a_withdrawn_participant_can_be_declared_only_before_the_withdrawal(backend: Backend) {
+async fn withdrawn_participant_declared_before_withdrawal(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment::default()).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -496,7 +496,7 @@ async fn a_withdrawn_participant_can_be_declared_only_before_the_withdrawal(back
     assert_eq!(declaration["declaration_type"], "retained-1");
 }
 
-async fn another_account_of_the_same_teacher_makes_a_declaration_ineligible(backend: Backend) {
+async fn same_teacher_duplicate_is_ineligible(backend: Backend) {
     let api = api(backend).await;
     let (first, _) = api.participant(Enrolment::default()).await;
     let mut second = npq_domain::testing::person("Sam Example Again");
@@ -517,7 +517,7 @@ async fn another_account_of_the_same_teacher_makes_a_declaration_ineligible(back
     assert!(declaration["statement_id"].is_null(), "an ineligible line does not pay: {declaration}");
 }
 
-async fn voiding_before_payment_voids_and_after_payment_claws_back(backend: Backend) {
+async fn void_before_payment_and_clawback_after(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment::default()).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -547,7 +547,7 @@ async fn voiding_before_payment_voids_and_after_payment_claws_back(backend: Back
     assert_eq!(first_title(&body), "declaration");
 }
 
-async fn after_a_transfer_the_new_provider_sees_but_cannot_change_old_declarations(backend: Backend) {
+async fn transfer_shares_reads_not_changes(backend: Backend) {
     let api = api(backend).await;
     let (person, application) = api.participant(Enrolment::default()).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -597,7 +597,7 @@ async fn after_a_transfer_the_new_provider_sees_but_cannot_change_old_declaratio
     assert_eq!(status, 200, "{body}");
 }
 
-async fn changing_partners_replaces_both_and_leaving_out_the_second_removes_it(backend: Backend) {
+async fn partner_change_replaces_and_removes(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment::default()).await;
     let (partner, stranger) = api.partners(0, "2025a");
@@ -641,7 +641,7 @@ async fn changing_partners_replaces_both_and_leaving_out_the_second_removes_it(b
     assert_eq!(status, 400);
 }
 
-async fn a_completed_declaration_records_its_outcome_and_voiding_withdraws_it(backend: Backend) {
+async fn completed_declaration_records_outcome(backend: Backend) {
     let api = api(backend).await;
     let (person, _) = api.participant(Enrolment::default()).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -707,7 +707,7 @@ async fn a_completed_declaration_records_its_outcome_and_voiding_withdraws_it(ba
     assert_eq!(status, 404, "another provider's participant");
 }
 
-async fn the_declaration_list_filters_by_cohort_participant_partner_and_time(backend: Backend) {
+async fn declaration_list_filters(backend: Backend) {
     let api = api(backend).await;
     let (first, _) = api.participant(Enrolment::default()).await;
     let (second, _) = api.participant(Enrolment { cohort: "2024a", ..Enrolment::default() }).await;
@@ -723,10 +723,10 @@ async fn the_declaration_list_filters_by_cohort_participant_partner_and_time(bac
     let (_, all) = api.send(Method::GET, 0, DECLARATIONS, None).await;
     assert_eq!(ids(&all), [first_id.clone(), second_id.clone()], "oldest first");
     let (_, body) = api.send(Method::GET, 0, &format!("{DECLARATIONS}?filter[cohort]=2024"), None).await;
-    assert_eq!(ids(&body), [second_id.clone()]);
+    assert_eq!(ids(&body), std::slice::from_ref(&second_id));
     let path = format!("{DECLARATIONS}?filter[participant_id]={}", first.participant_id);
     let (_, body) = api.send(Method::GET, 0, &path, None).await;
-    assert_eq!(ids(&body), [first_id.clone()]);
+    assert_eq!(ids(&body), std::slice::from_ref(&first_id));
     let (status, _) = api.send(Method::GET, 0, &format!("{DECLARATIONS}?filter[participant_id]=abc"), None).await;
     assert_eq!(status, 400);
     let path = format!("{DECLARATIONS}?filter[delivery_partner_id]={older_partner}");
@@ -741,7 +741,7 @@ async fn the_declaration_list_filters_by_cohort_participant_partner_and_time(bac
     assert_eq!(ids(&body), Vec::<String>::new(), "another provider sees none");
 }
 
-async fn a_retired_participant_id_is_refused_with_the_id_that_replaced_it(backend: Backend) {
+async fn retired_participant_id_names_replacement(backend: Backend) {
     let api = api(backend).await;
     let (kept, _) = api.participant(Enrolment::default()).await;
     let mut retired = npq_domain::testing::person("Sam Example");
@@ -763,7 +763,7 @@ async fn a_retired_participant_id_is_refused_with_the_id_that_replaced_it(backen
 
 /// Fifty identical declarations sent at the same moment: one is stored, the rest get 422 on
 /// `base`, none a server error.
-async fn fifty_identical_declarations_at_once_create_exactly_one(backend: Backend) {
+async fn fifty_identical_declarations_create_one(backend: Backend) {
     let api = Arc::new(api(backend).await);
     let (person, _) = api.participant(Enrolment::default()).await;
     let (partner, _) = api.partners(0, "2025a");
@@ -789,21 +789,21 @@ async fn fifty_identical_declarations_at_once_create_exactly_one(backend: Backen
 }
 
 backend_tests!(
-    a_funded_started_declaration_is_eligible_and_on_the_next_statement,
-    an_unfunded_declaration_stays_submitted_without_a_statement,
-    submitting_the_same_milestone_again_is_refused_on_base,
-    each_check_of_a_new_declaration_reports_its_attribute,
-    a_secondary_partner_needs_a_primary_one,
-    participants_outside_england_must_not_name_a_partner,
-    a_type_the_schedule_does_not_allow_is_refused,
-    a_cohort_without_a_contract_or_open_statement_is_refused,
-    a_withdrawn_participant_can_be_declared_only_before_the_withdrawal,
-    another_account_of_the_same_teacher_makes_a_declaration_ineligible,
-    voiding_before_payment_voids_and_after_payment_claws_back,
-    after_a_transfer_the_new_provider_sees_but_cannot_change_old_declarations,
-    changing_partners_replaces_both_and_leaving_out_the_second_removes_it,
-    a_completed_declaration_records_its_outcome_and_voiding_withdraws_it,
-    the_declaration_list_filters_by_cohort_participant_partner_and_time,
-    a_retired_participant_id_is_refused_with_the_id_that_replaced_it,
-    fifty_identical_declarations_at_once_create_exactly_one,
+    funded_declaration_joins_next_statement,
+    unfunded_declaration_stays_submitted,
+    repeated_milestone_is_rejected_on_base,
+    each_check_reports_its_attribute,
+    secondary_partner_needs_a_primary,
+    no_partner_outside_england,
+    type_outside_schedule_is_rejected,
+    cohort_needs_contract_and_open_statement,
+    withdrawn_participant_declared_before_withdrawal,
+    same_teacher_duplicate_is_ineligible,
+    void_before_payment_and_clawback_after,
+    transfer_shares_reads_not_changes,
+    partner_change_replaces_and_removes,
+    completed_declaration_records_outcome,
+    declaration_list_filters,
+    retired_participant_id_names_replacement,
+    fifty_identical_declarations_create_one,
 );

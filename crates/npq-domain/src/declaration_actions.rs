@@ -240,10 +240,12 @@ fn fundable(application: &Application, person: &Person, funding_history: &[Fundi
     view.eligible_for_funding && application.funded_place != Some(false)
 }
 
-/// Checks a new declaration and decides what to store, reporting the first failing check (with
-/// any presence checks that always run) in this order: the participant id (present, not retired,
-/// the provider's participant, not withdrawn by the declaration date), the course, the date's
-/// form and the schedule start, the type, the schedule, the contract and an open output statement,
+/// Checks a new declaration and decides what to store. The first failing check is reported, with
+/// any presence checks that always run.
+///
+/// The checks run in this order: the participant id (present, not retired, the provider's
+/// participant, not withdrawn by the declaration date), the course, the date's form and the
+/// schedule start, the type, the schedule, the contract and an open output statement,
 /// `has_passed`, a free milestone, the milestone before it, the delivery partners, and last a date
 /// not in the future.
 ///
@@ -502,7 +504,7 @@ pub fn plan_submission(
     })
 }
 
-/// What a void writes.
+/// The writes of a void.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoidPlan {
     pub state: DeclarationState,
@@ -513,9 +515,9 @@ pub struct VoidPlan {
     pub void_outcome_on: Option<NaiveDate>,
 }
 
-/// Decides what voiding `declaration` writes: before payment it becomes `voided`; once paid it
-/// awaits clawback on `next_statement`, the provider's next open output statement for the cohort.
-/// A passed or failed outcome of a completed declaration is withdrawn with a `voided` outcome.
+/// Plans the void of `declaration`. Before payment it becomes `voided`. Once paid it awaits
+/// clawback on `next_statement`, the provider's next open output statement for the cohort. A
+/// passed or failed outcome of a completed declaration is withdrawn with a `voided` outcome.
 pub fn plan_void(declaration: &Declaration, next_statement: Option<StatementId>) -> Result<VoidPlan, Vec<FieldError>> {
     let voiding = void(declaration.state, next_statement.is_some())?;
     let (state, clawback_statement) = match voiding {
@@ -534,7 +536,7 @@ pub struct PartnerChangeRequest {
     pub secondary_delivery_partner_id: Option<String>,
 }
 
-/// What a change of partners is checked against.
+/// The data a change of partners is checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartnerChangeContext {
     pub declaration: Declaration,
@@ -549,10 +551,10 @@ pub struct PartnerChangePlan {
     pub secondary_delivery_partner: Option<DeliveryPartnerId>,
 }
 
-/// Checks a change of a declaration's delivery partners: a primary partner is required, both
-/// must exist, and the new pair must follow the partner rules for the declaration's cohort (a
-/// partner of the provider in that cohort, a secondary one different from the primary, none
-/// outside England). Leaving the secondary partner out removes it.
+/// Checks a change of a declaration's delivery partners. A primary partner is required and both
+/// must exist. The new pair must follow the partner rules for the declaration's cohort: each a
+/// partner of the provider in that cohort, the secondary one different from the primary, and
+/// none outside England. Leaving the secondary partner out removes it.
 pub fn plan_partner_change(
     request: &PartnerChangeRequest,
     context: &PartnerChangeContext,
@@ -585,7 +587,9 @@ pub fn plan_partner_change(
         available: context.terms.available_partners(context.declaration.cohort),
     };
     for error in check_delivery_partners(&context.application, context.declaration.cohort, &choice) {
-        if !errors.contains(&error) && !(primary.is_none() && error.attribute == "delivery_partner_id") {
+        // A missing primary partner is already reported as missing.
+        let repeats_missing_primary = primary.is_none() && error.attribute == "delivery_partner_id";
+        if !repeats_missing_primary && !errors.contains(&error) {
             errors.push(error);
         }
     }
@@ -628,10 +632,10 @@ pub struct CompletedDeclaration {
     pub latest_outcome: Option<ParticipantOutcome>,
 }
 
-/// What recording an outcome does.
+/// The result of recording an outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutcomePlan {
-    /// The outcome repeats the latest one, which stands.
+    /// The outcome repeats the latest one, which is kept.
     Existing(ParticipantOutcome),
     /// A new outcome on the declaration.
     Record { declaration_id: DeclarationId, course: Course, state: OutcomeState, completion_date: NaiveDate },
@@ -652,11 +656,12 @@ fn parse_completion_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
 }
 
-/// Checks an outcome and decides whether it adds a row. The course must be a leadership or
-/// specialist course, the state `passed` or `failed`, the completion date a real date not in the
-/// future, and the participant must have a completed declaration for the course that was not
-/// voided or clawed back (`completed`, made by or transferred to the provider, newest first). The
-/// outcome goes on the newest one; repeating its latest outcome adds nothing.
+/// Checks an outcome and decides whether it adds a row.
+///
+/// The course must be a leadership or specialist course, the state `passed` or `failed`, and the
+/// completion date a real date not in the future. The participant must have a completed
+/// declaration for the course, made by or transferred to the provider, that was not voided or
+/// clawed back. The outcome goes on the newest one, and repeating its latest outcome adds nothing.
 pub fn plan_outcome(
     request: &OutcomeRequest,
     completed: &[CompletedDeclaration],

@@ -3,17 +3,15 @@
 use std::collections::HashMap;
 
 use npq_domain::StoreError;
-use npq_domain::cohort::CohortIdentifier;
-use npq_domain::ids::{LeadProviderId, StatementId};
-use npq_domain::payment::{ContractTerms, Pence};
-use npq_domain::statement::{Statement, StatementState};
+use npq_domain::payment::ContractTerms;
+use npq_domain::statement::Statement;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::Store;
 use crate::convert::stored_instant;
 use crate::entity::{cohort, contract, lead_provider, statement};
-use crate::error::{corrupt, to_store_error};
+use crate::error::to_store_error;
 
 /// Internal ids of lead providers and cohorts, by public id and identifier.
 pub(crate) struct Keys {
@@ -67,28 +65,6 @@ pub(crate) fn statement_row(statement: &Statement, keys: &Keys) -> Result<statem
         reconcile_amount_pence: Set(statement.reconcile_amount.0),
         created_at: Set(stored_instant(statement.created_at)),
         updated_at: Set(stored_instant(statement.updated_at)),
-    })
-}
-
-pub(crate) fn statement_from_row(
-    row: &statement::Model,
-    provider: LeadProviderId,
-    cohort: CohortIdentifier,
-) -> Result<Statement, StoreError> {
-    Ok(Statement {
-        id: StatementId::from_uuid(row.public_id),
-        lead_provider: provider,
-        cohort,
-        year: row.year,
-        month: u32::try_from(row.month).map_err(|error| corrupt("statements.month", error))?,
-        deadline_date: row.deadline_date,
-        payment_date: row.payment_date,
-        output_fee: row.output_fee,
-        state: row.state.parse::<StatementState>().map_err(|error| corrupt("statements.state", error))?,
-        marked_as_paid_at: row.marked_as_paid_at,
-        reconcile_amount: Pence(row.reconcile_amount_pence),
-        created_at: row.created_at,
-        updated_at: row.updated_at,
     })
 }
 

@@ -927,7 +927,7 @@ async fn changing_schedule_can_move_cohort() {
 }
 
 #[tokio::test]
-async fn moving_to_a_cohort_without_a_contract_for_the_course_is_refused() {
+async fn cohort_without_contract_is_rejected() {
     let (fixture, sam, application) = with_sam("2025a", |enrolment| enrolment);
     let provider = fixture.provider;
     if let Some(terms) = fixture.store.terms.lock().unwrap().get_mut(&provider) {
