@@ -780,3 +780,367 @@ pub struct OutcomeQuery {
     pub created_since: Option<Timestamp>,
     pub page: PageRequest,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::{ScheduleIdentifier, standard_schedules};
+    use crate::testing::{application, person};
+    use chrono::TimeZone;
+
+    fn at(year: i32, month: u32, day: u32) -> Timestamp {
+        chrono::Utc.with_ymd_and_hms(year, month, day, 10, 0, 0).single().unwrap_or_default()
+    }
+
+    fn cohort() -> CohortIdentifier {
+        "2025a".parse().unwrap()
+    }
+
+    struct World {
+        provider: LeadProviderId,
+        statement: StatementId,
+        partner: DeliveryPartnerId,
+        person: Person,
+        context: SubmissionContext,
+    }
+
+    fn enrolled(person: &Person, provider: LeadProviderId, course: Course, created: Timestamp) -> Application {
+        let mut enrolment = application(person, provider, created);
+        enrolment.course = course;
+        enrolment.status = ApplicationStatus::Accepted;
+        enrolment.schedule = Some(match course.group() {
+            CourseGroup::Leadership => ScheduleIdentifier::LeadershipAutumn,
+            CourseGroup::Specialist => ScheduleIdentifier::SpecialistAutumn,
+            CourseGroup::Ehco | CourseGroup::Support => ScheduleIdentifier::EhcoNovember,
+        });
+        enrolment.training_status = Some(TrainingStatus::Active);
+        enrolment.funded_place = Some(true);
+        enrolment
+    }
+
+    fn world() -> World {
+        let provider = LeadProviderId::new_random();
+        let statement = StatementId::new_random();
+        let partner = DeliveryPartnerId::new_random();
+        let person = person("Sam Example");
+        let applications = vec![
+            enrolled(&person, provider, Course::Headship, at(2025, 6, 1)),
+            enrolled(&person, provider, Course::EarlyHeadshipCoachingOffer, at(2025, 6, 1)),
+        ];
+        let funding_history = applications.iter().map(Into::into).collect();
+        let terms = ProviderTerms {
+            contracts: Course::ALL.iter().map(|course| (cohort(), *course)).collect(),
+            next_output_statements: HashMap::from([(cohort(), statement)]),
+            partnerships: vec![(cohort(), partner)],
+            known_partners: vec![partner],
+        };
+        let context = SubmissionContext {
+            lead_provider: provider,
+            now: at(2026, 12, 1),
+            sequencing: SequencingFrom::default(),
+            participant: Some(DeclaringParticipant {
+                person: person.clone(),
+                applications,
+                withdrawn_at: HashMap::new(),
+                declarations: Vec::new(),
+                duplicate_candidates: Vec::new(),
+                funding_history,
+            }),
+            schedules: standard_schedules(cohort()),
+            terms,
+        };
+        World { provider, statement, partner, person, context }
+    }
+
+    fn request(world: &World, declaration_type: &str, course: &str) -> DeclarationRequest {
+        DeclarationRequest {
+            participant_id: Some(world.person.participant_id.to_string()),
+            declaration_type: Some(declaration_type.to_owned()),
+            declaration_date: Some("2025-11-03T10:00:00Z".to_owned()),
+            course_identifier: Some(course.to_owned()),
+            delivery_partner_id: Some(world.partner.to_string()),
+            secondary_delivery_partner_id: None,
+            has_passed: HasPassedInput::Missing,
+        }
+    }
+
+    fn made(world: &mut World, course: Course, declaration_type: DeclarationType, state: DeclarationState) {
+        let Some(participant) = world.context.participant.as_mut() else { return };
+        let Some(target) = participant.applications.iter().find(|application| application.course == course) else {
+            return;
+        };
+        let id = target.id;
+        participant
+            .declarations
+            .push((id, MadeDeclaration { declaration_type, state, declaration_date: at(2025, 10, 15) }));
+    }
+
+    fn first_attribute(result: Result<SubmissionPlan, Vec<FieldError>>) -> String {
+        result.err().and_then(|errors| errors.first().map(|error| error.attribute.clone())).unwrap_or_default()
+    }
+
+    #[test]
+    fn funded_declaration_joins_the_statement() {
+        let world = world();
+        let plan = plan_submission(&request(&world, "started", "npq-headship"), None, &world.context).unwrap();
+        assert_eq!(plan.state, DeclarationState::Eligible);
+        assert_eq!(plan.statement, Some(world.statement));
+        assert_eq!(plan.delivery_partner, Some(world.partner));
+        assert_eq!(plan.outcome, None);
+    }
+
+    #[test]
+    fn equivalent_course_finds_the_application() {
+        let world = world();
+        let plan =
+            plan_submission(&request(&world, "started", "npq-additional-support-offer"), None, &world.context).unwrap();
+        let ehco = world.context.participant.as_ref().unwrap().applications[1].id;
+        assert_eq!(plan.application_id, ehco);
+    }
+
+    #[test]
+    fn newest_application_takes_the_declaration() {
+        let mut world = world();
+        let newer = enrolled(&world.person, world.provider, Course::Headship, at(2025, 8, 1));
+        let newer_id = newer.id;
+        world.context.participant.as_mut().unwrap().applications.push(newer);
+        let plan = plan_submission(&request(&world, "started", "npq-headship"), None, &world.context).unwrap();
+        assert_eq!(plan.application_id, newer_id);
+    }
+
+    #[test]
+    fn live_milestone_on_another_course_does_not_block() {
+        let mut world = world();
+        made(&mut world, Course::EarlyHeadshipCoachingOffer, DeclarationType::Started, DeclarationState::Paid);
+        assert!(plan_submission(&request(&world, "started", "npq-headship"), None, &world.context).is_ok());
+        made(&mut world, Course::Headship, DeclarationType::Started, DeclarationState::Submitted);
+        let result = plan_submission(&request(&world, "started", "npq-headship"), None, &world.context);
+        assert_eq!(first_attribute(result), "base");
+    }
+
+    #[test]
+    fn voided_milestone_can_be_declared_again() {
+        let mut world = world();
+        for state in [DeclarationState::Voided, DeclarationState::Ineligible, DeclarationState::AwaitingClawback] {
+            made(&mut world, Course::Headship, DeclarationType::Started, state);
+        }
+        assert!(plan_submission(&request(&world, "started", "npq-headship"), None, &world.context).is_ok());
+    }
+
+    #[test]
+    fn closed_contract_comes_before_an_existing_milestone() {
+        let mut world = world();
+        made(&mut world, Course::Headship, DeclarationType::Started, DeclarationState::Paid);
+        world.context.terms.next_output_statements.clear();
+        let result = plan_submission(&request(&world, "started", "npq-headship"), None, &world.context);
+        assert_eq!(first_attribute(result), "cohort");
+    }
+
+    #[test]
+    fn unfunded_declaration_needs_no_statement() {
+        let mut world = world();
+        world.context.terms.next_output_statements.clear();
+        for application in &mut world.context.participant.as_mut().unwrap().applications {
+            application.funded_place = Some(false);
+        }
+        let plan = plan_submission(&request(&world, "started", "npq-headship"), None, &world.context).unwrap();
+        assert_eq!(plan.state, DeclarationState::Submitted);
+        assert_eq!(plan.statement, None);
+    }
+
+    #[test]
+    fn completed_records_an_outcome_on_its_day() {
+        let mut world = world();
+        for declaration_type in [DeclarationType::Started, DeclarationType::RetainedOne, DeclarationType::RetainedTwo] {
+            made(&mut world, Course::Headship, declaration_type, DeclarationState::Eligible);
+        }
+        let mut completed = request(&world, "completed", "npq-headship");
+        for (input, expected) in [
+            (HasPassedInput::Boolean(true), Some(OutcomeState::Passed)),
+            (HasPassedInput::Text("false".to_owned()), Some(OutcomeState::Failed)),
+        ] {
+            completed.has_passed = input;
+            let plan = plan_submission(&completed, None, &world.context).unwrap();
+            assert_eq!(plan.outcome.map(|(state, _)| state), expected);
+            assert_eq!(plan.outcome.map(|(_, day)| day), Some(at(2025, 11, 3).date_naive()));
+        }
+        for input in [HasPassedInput::Missing, HasPassedInput::Other, HasPassedInput::Text("yes".to_owned())] {
+            completed.has_passed = input;
+            assert_eq!(first_attribute(plan_submission(&completed, None, &world.context)), "has_passed");
+        }
+    }
+
+    #[test]
+    fn coaching_completion_records_no_outcome() {
+        let mut world = world();
+        for declaration_type in [DeclarationType::Started, DeclarationType::RetainedOne, DeclarationType::RetainedTwo] {
+            made(&mut world, Course::EarlyHeadshipCoachingOffer, declaration_type, DeclarationState::Eligible);
+        }
+        let completed = request(&world, "completed", "npq-early-headship-coaching-offer");
+        let plan = plan_submission(&completed, None, &world.context).unwrap();
+        assert_eq!(plan.outcome, None);
+    }
+
+    #[test]
+    fn bad_participant_hides_the_course_error() {
+        let mut world = world();
+        let mut bad = request(&world, "started", "npq-unknown");
+        bad.participant_id = Some(ParticipantId::new_random().to_string());
+        // The store finds no participant for an unknown id.
+        world.context.participant = None;
+        let errors = plan_submission(&bad, None, &world.context).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].attribute, "participant_id");
+    }
+
+    #[test]
+    fn presence_checks_always_run() {
+        let world = world();
+        let empty = DeclarationRequest {
+            participant_id: Some(world.person.participant_id.to_string()),
+            course_identifier: Some("npq-headship".to_owned()),
+            ..DeclarationRequest::default()
+        };
+        let attributes: Vec<String> = plan_submission(&empty, None, &world.context)
+            .unwrap_err()
+            .into_iter()
+            .map(|error| error.attribute)
+            .collect();
+        assert_eq!(attributes, ["declaration_date", "declaration_type"]);
+    }
+
+    #[test]
+    fn duplicate_of_another_account_is_ineligible() {
+        let mut world = world();
+        let other = DeclarationId::new_random();
+        world.context.participant.as_mut().unwrap().duplicate_candidates.push((
+            Course::Headship,
+            DuplicateCandidate {
+                id: other,
+                declaration_type: DeclarationType::Started,
+                state: DeclarationState::Paid,
+                superseded: false,
+                created_at: at(2025, 10, 20),
+            },
+        ));
+        let plan = plan_submission(&request(&world, "started", "npq-headship"), None, &world.context).unwrap();
+        assert_eq!(plan.state, DeclarationState::Ineligible);
+        assert_eq!(plan.superseded_by, Some(other));
+        assert_eq!(plan.ineligibility_reason, Some(IneligibilityReason::Duplicate));
+        assert_eq!(plan.statement, Some(world.statement), "an ineligible line goes on the statement");
+    }
+
+    fn declaration(state: DeclarationState, latest_outcome: Option<OutcomeState>) -> Declaration {
+        Declaration {
+            id: DeclarationId::new_random(),
+            participant_id: ParticipantId::new_random(),
+            application_id: ApplicationId::new_random(),
+            course: Course::Headship,
+            cohort: cohort(),
+            lead_provider_id: LeadProviderId::new_random(),
+            lead_provider_name: "Ambition Institute".to_owned(),
+            declaration_type: DeclarationType::Completed,
+            declaration_date: at(2026, 9, 1),
+            state,
+            ineligibility_reason: None,
+            superseded_by: None,
+            delivery_partner: None,
+            secondary_delivery_partner: None,
+            statement_id: None,
+            clawback_statement_id: None,
+            latest_outcome,
+            targeted_delivery_funding: true,
+            created_at: at(2026, 9, 1),
+            updated_at: at(2026, 9, 1),
+        }
+    }
+
+    #[test]
+    fn void_withdraws_only_a_real_outcome() {
+        let passed = plan_void(&declaration(DeclarationState::Eligible, Some(OutcomeState::Passed)), None).unwrap();
+        assert_eq!(passed.state, DeclarationState::Voided);
+        assert_eq!(passed.void_outcome_on, Some(at(2026, 9, 1).date_naive()));
+        let none = plan_void(&declaration(DeclarationState::Submitted, None), None).unwrap();
+        assert_eq!(none.void_outcome_on, None);
+    }
+
+    #[test]
+    fn clawback_goes_on_the_next_statement() {
+        let statement = StatementId::new_random();
+        let plan = plan_void(&declaration(DeclarationState::Paid, None), Some(statement)).unwrap();
+        assert_eq!(plan.state, DeclarationState::AwaitingClawback);
+        assert_eq!(plan.clawback_statement, Some(statement));
+        assert!(plan_void(&declaration(DeclarationState::Paid, None), None).is_err());
+    }
+
+    #[test]
+    fn uplift_needs_a_paid_funded_start() {
+        let mut started = declaration(DeclarationState::Paid, None);
+        started.declaration_type = DeclarationType::Started;
+        assert!(started.uplift_paid());
+        for state in [DeclarationState::Eligible, DeclarationState::Payable, DeclarationState::Voided] {
+            assert!(!Declaration { state, ..started.clone() }.uplift_paid(), "{state}");
+        }
+        assert!(!Declaration { course: Course::EarlyHeadshipCoachingOffer, ..started.clone() }.uplift_paid());
+        assert!(!Declaration { targeted_delivery_funding: false, ..started.clone() }.uplift_paid());
+        assert!(!Declaration { declaration_type: DeclarationType::RetainedOne, ..started }.uplift_paid());
+    }
+
+    #[test]
+    fn reason_shows_only_while_ineligible() {
+        let duplicate = Declaration {
+            ineligibility_reason: Some(IneligibilityReason::Duplicate),
+            ..declaration(DeclarationState::Ineligible, None)
+        };
+        assert_eq!(duplicate.ineligible_for_funding_reason(), Some("duplicate_declaration"));
+        let voided = Declaration { state: DeclarationState::Voided, ..duplicate };
+        assert_eq!(voided.ineligible_for_funding_reason(), None);
+    }
+
+    fn outcome_request(state: &str, date: &str) -> OutcomeRequest {
+        OutcomeRequest {
+            course_identifier: Some("npq-headship".to_owned()),
+            state: Some(state.to_owned()),
+            completion_date: Some(date.to_owned()),
+        }
+    }
+
+    #[test]
+    fn outcome_needs_a_live_completed_declaration() {
+        let today = at(2026, 12, 1).date_naive();
+        let mut completed = CompletedDeclaration {
+            declaration_id: DeclarationId::new_random(),
+            course: Course::Headship,
+            state: DeclarationState::Voided,
+            created_at: at(2026, 9, 1),
+            latest_outcome: None,
+        };
+        let result = plan_outcome(&outcome_request("passed", "2026-09-01"), std::slice::from_ref(&completed), today);
+        assert_eq!(result.unwrap_err()[0].attribute, "base");
+        completed.state = DeclarationState::Ineligible;
+        let plan = plan_outcome(&outcome_request("passed", "2026-09-01T00:00:00+00:00"), &[completed], today);
+        assert!(matches!(plan, Ok(OutcomePlan::Record { state: OutcomeState::Passed, .. })), "{plan:?}");
+    }
+
+    #[test]
+    fn outcome_fields_are_checked() {
+        let today = at(2026, 12, 1).date_naive();
+        let cases = [
+            (outcome_request("voided", "2026-09-01"), "state"),
+            (outcome_request("passed", "31-05-2021"), "completion_date"),
+            (outcome_request("passed", "2021-13-01"), "completion_date"),
+            (outcome_request("passed", "2026-12-02"), "completion_date"),
+            (
+                OutcomeRequest {
+                    course_identifier: Some("npq-early-headship-coaching-offer".to_owned()),
+                    ..outcome_request("passed", "2026-09-01")
+                },
+                "course_identifier",
+            ),
+        ];
+        for (request, attribute) in cases {
+            let errors = plan_outcome(&request, &[], today).unwrap_err();
+            assert_eq!(errors[0].attribute, attribute, "{request:?}");
+        }
+    }
+}
