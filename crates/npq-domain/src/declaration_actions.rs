@@ -580,12 +580,15 @@ pub fn plan_partner_change(
     }
     let primary = primary.and_then(Result::ok).filter(|id| known.contains(id));
     let secondary = secondary.and_then(Result::ok).filter(|id| known.contains(id));
-    let choice = PartnerChoice {
-        primary,
-        secondary,
-        known: known.clone(),
-        available: context.terms.available_partners(context.declaration.cohort),
-    };
+    // A partner the declaration already names stays acceptable after its partnership ends.
+    let mut available = context.terms.available_partners(context.declaration.cohort);
+    available.extend(
+        [&context.declaration.delivery_partner, &context.declaration.secondary_delivery_partner]
+            .into_iter()
+            .flatten()
+            .map(|partner| partner.id),
+    );
+    let choice = PartnerChoice { primary, secondary, known: known.clone(), available };
     for error in check_delivery_partners(&context.application, context.declaration.cohort, &choice) {
         // A missing primary partner is already reported as missing.
         let repeats_missing_primary = primary.is_none() && error.attribute == "delivery_partner_id";
@@ -1095,6 +1098,31 @@ mod tests {
         assert_eq!(duplicate.ineligible_for_funding_reason(), Some("duplicate_declaration"));
         let voided = Declaration { state: DeclarationState::Voided, ..duplicate };
         assert_eq!(voided.ineligible_for_funding_reason(), None);
+    }
+
+    #[test]
+    fn partner_that_left_stays_valid_unchanged() {
+        let world = world();
+        let former = DeliveryPartnerId::new_random();
+        let mut current = declaration(DeclarationState::Paid, None);
+        current.cohort = cohort();
+        current.delivery_partner = Some(NamedPartner { id: former, name: "Former Partner".to_owned() });
+        let application = world.context.participant.as_ref().unwrap().applications[0].clone();
+        let mut terms = world.context.terms.clone();
+        terms.known_partners.push(former);
+        let context = PartnerChangeContext { declaration: current, application, terms };
+        let keep_former = PartnerChangeRequest {
+            delivery_partner_id: Some(former.to_string()),
+            secondary_delivery_partner_id: Some(world.partner.to_string()),
+        };
+        let plan = plan_partner_change(&keep_former, &context).unwrap();
+        assert_eq!(plan.delivery_partner, former);
+        let newcomer = DeliveryPartnerId::new_random();
+        let mut with_newcomer = context.clone();
+        with_newcomer.terms.known_partners.push(newcomer);
+        let to_newcomer = PartnerChangeRequest { delivery_partner_id: Some(newcomer.to_string()), ..keep_former };
+        let errors = plan_partner_change(&to_newcomer, &with_newcomer).unwrap_err();
+        assert_eq!(errors[0].attribute, "delivery_partner_id");
     }
 
     fn outcome_request(state: &str, date: &str) -> OutcomeRequest {

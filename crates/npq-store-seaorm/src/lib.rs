@@ -19,6 +19,7 @@ mod participants;
 pub mod reference_lists;
 mod registration;
 mod repository;
+mod sandbox_declarations;
 pub mod seed;
 mod statements;
 pub mod test_support;
