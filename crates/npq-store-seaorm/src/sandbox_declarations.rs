@@ -75,7 +75,7 @@ fn funded_scenario(index: usize) -> Vec<Planned> {
 
 /// Returns the declarations of scenario `index` for an application DfE does not fund.
 fn unfunded_scenario(index: usize) -> Vec<Planned> {
-    let state = if index % 2 == 0 { DeclarationState::Submitted } else { DeclarationState::Voided };
+    let state = if index.is_multiple_of(2) { DeclarationState::Submitted } else { DeclarationState::Voided };
     vec![planned(DeclarationType::Started, state, None, None)]
 }
 
