@@ -722,6 +722,8 @@ async fn declaration_list_filters(backend: Backend) {
     };
     let (_, all) = api.send(Method::GET, 0, DECLARATIONS, None).await;
     assert_eq!(ids(&all), [first_id.clone(), second_id.clone()], "oldest first");
+    let (_, newest_first) = api.send(Method::GET, 0, &format!("{DECLARATIONS}?sort=-created_at"), None).await;
+    assert_eq!(ids(&newest_first), [second_id.clone(), first_id.clone()]);
     let (_, body) = api.send(Method::GET, 0, &format!("{DECLARATIONS}?filter[cohort]=2024"), None).await;
     assert_eq!(ids(&body), std::slice::from_ref(&second_id));
     let path = format!("{DECLARATIONS}?filter[participant_id]={}", first.participant_id);

@@ -19,7 +19,7 @@ use crate::error::FieldError;
 use crate::ids::{
     ApplicationId, DeclarationId, DeliveryPartnerId, LeadProviderId, OutcomeId, ParticipantId, StatementId,
 };
-use crate::listing::{CohortSelector, PageRequest};
+use crate::listing::{CohortSelector, PageRequest, Sort};
 use crate::participant::{ParticipantIdChange, retired_participant_error};
 use crate::person::Person;
 use crate::schedule::{DeclarationType, Schedule};
@@ -767,10 +767,11 @@ pub struct DeclarationFilter {
     pub delivery_partner_ids: Option<Vec<DeliveryPartnerId>>,
 }
 
-/// A page of the declaration list, oldest first.
+/// A page of the declaration list, oldest first unless `sort` says otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeclarationQuery {
     pub filter: DeclarationFilter,
+    pub sort: Sort,
     pub page: PageRequest,
 }
 

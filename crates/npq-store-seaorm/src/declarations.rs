@@ -25,6 +25,7 @@ use npq_domain::error::{DomainError, FieldError};
 use npq_domain::ids::{
     ApplicationId, DeclarationId, DeliveryPartnerId, LeadProviderId, OutcomeId, ParticipantId, StatementId,
 };
+use npq_domain::listing::{Direction, SortField};
 use npq_domain::ports::{DeclarationStore, OutcomeRule, PartnerChangeRule, SubmissionRule, VoidRule};
 use npq_domain::schedule::DeclarationType;
 use npq_domain::{StoreError, Timestamp};
@@ -772,8 +773,19 @@ impl DeclarationStore for Store {
                 .to_owned();
             select = select.filter(declaration::Column::DeliveryPartnerId.in_subquery(partner_ids));
         }
+        for key in query.sort.keys() {
+            let column = match key.field {
+                SortField::CreatedAt => declaration::Column::CreatedAt,
+                SortField::UpdatedAt => declaration::Column::UpdatedAt,
+            };
+            let order = match key.direction {
+                Direction::Ascending => Order::Asc,
+                Direction::Descending => Order::Desc,
+            };
+            select = select.order_by(column, order);
+        }
+        // Insertion order breaks ties, so the order is total and pages never overlap.
         let rows = select
-            .order_by(declaration::Column::CreatedAt, Order::Asc)
             .order_by(declaration::Column::Id, Order::Asc)
             .offset(query.page.offset())
             .limit(u64::from(query.page.per_page()))

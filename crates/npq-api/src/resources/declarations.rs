@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::auth::LeadProviderAuth;
 use crate::body::{RequestAttributes, RequiredBody};
 use crate::error::{ApiError, DeclarationChangeErrors, DeclarationCreateErrors, Failure, ListErrors, ShowErrors};
-use crate::listing::{ListRequest, parse_page};
+use crate::listing::{ListRequest, parse_page, parse_sort};
 use crate::resources::ApiTags;
 use crate::resources::participant_actions::text_as_sent;
 use crate::state::ApiState;
@@ -257,6 +257,10 @@ impl DeclarationsApi {
         /// separated by commas.
         #[oai(name = "filter[delivery_partner_id]")]
         delivery_partner_id: Query<Option<String>>,
+        /// The order of the list: `created_at` or `updated_at`, prefixed with `-` for newest
+        /// first, several separated by commas. Other names are ignored. Without it the list is
+        /// oldest first by `created_at`, the order to sync with.
+        sort: Query<Option<String>>,
         /// The page to return, counting from 1. Defaults to 1.
         #[oai(name = "page[page]")]
         page: Query<Option<String>>,
@@ -284,7 +288,11 @@ impl DeclarationsApi {
                 .map_err(ApiError::from)?
                 .map(|ids| ids.into_iter().map(|id| DeliveryPartnerId::from_uuid(id.as_uuid())).collect()),
         };
-        let query = DeclarationQuery { filter, page: parse_page(page.0.as_deref(), per_page.0.as_deref())? };
+        let query = DeclarationQuery {
+            filter,
+            sort: parse_sort(sort.0.as_deref()),
+            page: parse_page(page.0.as_deref(), per_page.0.as_deref())?,
+        };
         let declarations = state.declarations.list(caller.0, &query).await?;
         let data = declarations.into_iter().map(DeclarationResource::from).collect();
         Ok(ListDeclarationsResponse::Ok(Json(DeclarationsResponse { data })))
