@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use npq_api::HttpOptions;
 use npq_api::operations::rate_limit::RateLimit;
+use npq_domain::declaration::SequencingFrom;
 use npq_domain::network::IpNetwork;
 use serde::Deserialize;
 
@@ -42,6 +43,8 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     /// Same as `serve --sandbox`.
     pub sandbox: Option<bool>,
+    /// Same as `serve --declaration-order-from`.
+    pub declaration_order_from: Option<u16>,
 }
 
 impl FileConfig {
@@ -94,6 +97,7 @@ pub struct ServeSettings {
     pub max_body_bytes: Option<usize>,
     pub sandbox: bool,
     pub sandbox_delay_header: bool,
+    pub declaration_order_from: Option<u16>,
 }
 
 /// The checked `serve` configuration.
@@ -107,6 +111,8 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     pub sandbox: bool,
     pub sandbox_delay_header: bool,
+    /// The first cohort start year whose declarations must come in milestone order.
+    pub declaration_order_from: SequencingFrom,
 }
 
 impl ServeConfig {
@@ -172,7 +178,18 @@ impl ServeConfig {
         if settings.sandbox_delay_header && !sandbox {
             bail!("--sandbox-delay-header works only in sandbox mode; add --sandbox");
         }
+        let declaration_order_from = settings
+            .declaration_order_from
+            .or(file.declaration_order_from)
+            .map_or_else(SequencingFrom::default, SequencingFrom);
+        if !(2021..=2100).contains(&declaration_order_from.0) {
+            bail!(
+                "the declaration order start year {} is invalid; give a cohort start year from 2021, or 2100 to turn the rule off",
+                declaration_order_from.0
+            );
+        }
         Ok(Self {
+            declaration_order_from,
             bind,
             trusted_proxies,
             rate_limit_per_token,
@@ -272,6 +289,16 @@ mod tests {
         assert_eq!(config.rate_limit_per_ip, None);
         assert_eq!(config.request_timeout, Duration::from_secs(5));
         assert!(config.sandbox);
+        assert_eq!(config.declaration_order_from, SequencingFrom::default());
+    }
+
+    #[test]
+    fn declaration_order_year_comes_from_flag_then_file() {
+        let from_file = resolve(ServeSettings::default(), "declaration_order_from = 2026").unwrap();
+        assert_eq!(from_file.declaration_order_from, SequencingFrom(2026));
+        let settings = ServeSettings { declaration_order_from: Some(2100), ..ServeSettings::default() };
+        let from_flag = resolve(settings, "declaration_order_from = 2026").unwrap();
+        assert_eq!(from_flag.declaration_order_from, SequencingFrom(2100));
     }
 
     #[test]
@@ -295,6 +322,8 @@ mod tests {
             ),
             (ServeSettings::default(), "request_timeout = 0", "request timeout"),
             (ServeSettings { sandbox_delay_header: true, ..ServeSettings::default() }, "", "--sandbox"),
+            (ServeSettings { declaration_order_from: Some(1999), ..ServeSettings::default() }, "", "1999"),
+            (ServeSettings::default(), "declaration_order_from = 2200", "2200"),
         ];
         for (settings, file, expected) in cases {
             let message = resolve(settings, file).unwrap_err().to_string();

@@ -132,6 +132,10 @@ struct ServeOptions {
     /// Honours the X-Sandbox-Delay-Ms header, for tests of slow requests. Needs --sandbox.
     #[arg(long, hide = true)]
     sandbox_delay_header: bool,
+    /// First cohort start year whose declarations must come in milestone order (no retained-1
+    /// before started, and so on). Default: 2025. Older cohorts accept any allowed type at any time.
+    #[arg(long, value_name = "YEAR", env = "NPQ_DECLARATION_ORDER_FROM")]
+    declaration_order_from: Option<u16>,
 }
 
 impl ServeOptions {
@@ -152,6 +156,7 @@ impl ServeOptions {
             max_body_bytes: self.max_body_bytes,
             sandbox: self.sandbox,
             sandbox_delay_header: self.sandbox_delay_header,
+            declaration_order_from: self.declaration_order_from,
         }
     }
 }
@@ -435,7 +440,8 @@ async fn serve(options: &GlobalOptions, serve: ServeOptions, file: &config::File
     // Services read the time through a clock that sandbox requests can move with
     // X-With-Server-Date; outside sandbox mode the header is never read, so it is the system time.
     let clock: Arc<dyn Clock> = Arc::new(RequestClock::new(SystemClock));
-    let state = ApiState::over(store.clone(), key, clock);
+    let mut state = ApiState::over(store.clone(), key, clock);
+    state.declarations = state.declarations.with_sequencing(config.declaration_order_from);
     let mut http = config.http_options();
     http.database = Some(Arc::new(store.clone()));
 
