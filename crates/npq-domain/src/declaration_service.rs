@@ -88,7 +88,7 @@ impl<S: DeclarationStore + ParticipantRepository, C: Clock> DeclarationService<S
             .await
     }
 
-    /// Returns one page of the declarations the lead provider sees.
+    /// Returns one page of the declarations the lead provider can read.
     pub async fn list(
         &self,
         lead_provider: LeadProviderId,
@@ -97,17 +97,17 @@ impl<S: DeclarationStore + ParticipantRepository, C: Clock> DeclarationService<S
         Ok(self.store.list_declarations(lead_provider, query).await?)
     }
 
-    /// Returns a declaration the lead provider sees.
+    /// Returns a declaration the lead provider can read.
     pub async fn show(&self, lead_provider: LeadProviderId, id: DeclarationId) -> Result<Declaration, DomainError> {
         self.store.find_declaration(lead_provider, id).await?.ok_or(DomainError::NotFound)
     }
 
-    /// Checks that the lead provider may change the declaration: it sees it and made it.
+    /// Checks that the lead provider may change the declaration: it can read it and made it.
     pub async fn check_changeable(&self, lead_provider: LeadProviderId, id: DeclarationId) -> Result<(), DomainError> {
         only_maker(&self.show(lead_provider, id).await?, lead_provider)
     }
 
-    /// Voids a declaration, or asks for its payment back once paid. Only the provider that made it
+    /// Voids a declaration, or claws its payment back once paid. Only the provider that made it
     /// may.
     pub async fn void(&self, lead_provider: LeadProviderId, id: DeclarationId) -> Result<Declaration, DomainError> {
         let rule = Box::new(move |declaration: &Declaration, next_statement| {

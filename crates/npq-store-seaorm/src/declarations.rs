@@ -6,7 +6,7 @@
 //! SQLite the write transaction holds the database's write lock), so two declarations about one
 //! teacher are decided one after the other. The partial unique index
 //! `declarations_live_milestone` backs this up: a second live declaration of one type on one
-//! application is refused, and the loser of a race sees the rule's "already exists" error.
+//! application is rejected, and the loser of a race gets the rule's "already exists" error.
 
 use std::collections::{HashMap, HashSet};
 
@@ -75,7 +75,7 @@ fn milestone_clash_error(declaration_type: DeclarationType) -> DomainError {
     }])
 }
 
-/// The ids of applications a lead provider holds now.
+/// The ids of applications a lead provider owns now.
 fn applications_of(provider_id: i64) -> SelectStatement {
     Query::select()
         .column(application::Column::Id)
@@ -84,7 +84,7 @@ fn applications_of(provider_id: i64) -> SelectStatement {
         .to_owned()
 }
 
-/// Declarations a lead provider sees: those it made and those on applications it holds now.
+/// Declarations a lead provider can read: those it made and those on applications it owns now.
 fn visible_to(provider_id: i64) -> Condition {
     Condition::any()
         .add(declaration::Column::LeadProviderId.eq(provider_id))
@@ -292,8 +292,8 @@ async fn one_view<C: ConnectionTrait>(db: &C, row: declaration::Model) -> Result
     declaration_views(db, vec![row]).await?.pop().ok_or_else(|| StoreError::Other("a declaration vanished".to_owned()))
 }
 
-/// The provider's open output statements whose deadline has not passed, earliest deadline first,
-/// one per cohort: (cohort internal id, statement internal id, statement public id).
+/// Returns the provider's next open output statement per cohort, the one with the earliest
+/// deadline not yet passed, as (cohort internal id, statement internal id, statement public id).
 async fn next_output_statements<C: ConnectionTrait>(
     db: &C,
     provider_id: i64,
@@ -316,7 +316,7 @@ async fn next_output_statements<C: ConnectionTrait>(
     Ok(next)
 }
 
-/// Returns the courses a lead provider holds a contract for on any of its statements, per cohort.
+/// Returns the courses a lead provider has a contract for on any of its statements, per cohort.
 pub(crate) async fn contracts_of<C: ConnectionTrait>(
     db: &C,
     provider_id: i64,
@@ -598,7 +598,7 @@ async fn touch_declaration<C: ConnectionTrait>(db: &C, id: i64, now: Timestamp) 
     Ok(())
 }
 
-/// Finds a declaration the provider sees, locking its row.
+/// Finds a declaration the provider can read, locking its row.
 async fn find_visible<C: ConnectionTrait>(
     db: &C,
     provider_id: i64,

@@ -1,6 +1,6 @@
 //! Sandbox declarations: declarations in every state on the sandbox's accepted applications, each
 //! billable one on a statement of its lead provider and cohort, so that a lead provider trying the
-//! sandbox sees every state.
+//! sandbox meets every state.
 
 use std::collections::HashMap;
 
@@ -15,7 +15,7 @@ use crate::Store;
 use crate::entity::{application, declaration, delivery_partnership, schedule, statement, statement_item};
 use crate::error::to_store_error;
 
-/// Which of a provider's statements for a cohort a line goes on.
+/// The statement of a provider and cohort that a line goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum On {
     /// The open statement with the earliest deadline from today.

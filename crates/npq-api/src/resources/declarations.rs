@@ -59,7 +59,7 @@ pub struct DeclarationAttributes {
     pub course_identifier: String,
     /// When the milestone was reached, as you declared it.
     pub declaration_date: UtcSeconds,
-    /// Where the declaration is on its way to payment: `submitted`, `eligible`, `ineligible`,
+    /// The declaration's stage on its way to payment: `submitted`, `eligible`, `ineligible`,
     /// `payable`, `paid`, `voided`, `awaiting-clawback` or `clawed-back`.
     pub state: String,
     /// For a completed declaration, whether the participant passed: the latest outcome, `null`
@@ -231,7 +231,7 @@ impl DeclarationsApi {
     /// List declarations
     ///
     /// Returns one page of the declarations you made, and of every declaration on an application
-    /// your organisation now holds (including those another lead provider made before DfE
+    /// your organisation now owns (including those another lead provider made before DfE
     /// transferred the application to you), oldest first. Walk the pages with `page[page]` until
     /// one comes back empty.
     #[oai(path = "/participant-declarations", method = "get", operation_id = "listDeclarations")]
