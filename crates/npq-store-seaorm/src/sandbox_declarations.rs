@@ -24,7 +24,7 @@ enum On {
     Payable,
     /// The paid statement with the earliest deadline.
     FirstPaid,
-    /// The paid statement with the latest deadline.
+    /// The paid statement with the latest deadline, for a clawback after the payment.
     LastPaid,
 }
 
@@ -147,16 +147,19 @@ impl Store {
                 unfunded_scenario(unfunded_index - 1)
             };
             let cohort_statements = statements.get(&(application.lead_provider_id, application.cohort_id));
-            let pick = |on: On| -> Option<i64> {
+            // A line goes on a statement whose deadline is on or after the declaration's day.
+            let pick = |on: On, day: NaiveDate| -> Option<i64> {
                 let rows = cohort_statements?;
+                let after = |row: &&statement::Model| row.deadline_date.is_some_and(|deadline| deadline >= day);
                 match on {
                     On::Open => rows
                         .iter()
+                        .filter(after)
                         .find(|row| row.state == "open" && row.deadline_date.is_some_and(|deadline| deadline >= today))
                         .map(|row| row.id),
-                    On::Payable => rows.iter().find(|row| row.state == "payable").map(|row| row.id),
-                    On::FirstPaid => rows.iter().find(|row| row.state == "paid").map(|row| row.id),
-                    On::LastPaid => rows.iter().rev().find(|row| row.state == "paid").map(|row| row.id),
+                    On::Payable => rows.iter().filter(after).find(|row| row.state == "payable").map(|row| row.id),
+                    On::FirstPaid => rows.iter().filter(after).find(|row| row.state == "paid").map(|row| row.id),
+                    On::LastPaid => rows.iter().filter(after).rev().find(|row| row.state == "paid").map(|row| row.id),
                 }
             };
             let allowed: Vec<&str> = schedule.allowed_declaration_types.split(',').map(str::trim).collect();
@@ -177,18 +180,24 @@ impl Store {
                 }
                 let output = match plan.output {
                     None => None,
-                    Some((on, state)) => match pick(on) {
+                    Some((on, state)) => match pick(on, day) {
                         Some(statement) => Some((statement, state)),
                         None => break,
                     },
                 };
                 let clawback = match plan.clawback {
                     None => None,
-                    Some((on, state)) => match pick(on) {
+                    Some((on, state)) => match pick(on, day) {
                         Some(statement) => Some((statement, state)),
                         None => break,
                     },
                 };
+                // A payment is taken back on a later statement than the one that paid it.
+                if let (Some((paid_on, _)), Some((taken_back_on, _))) = (output, clawback)
+                    && paid_on == taken_back_on
+                {
+                    break;
+                }
                 let declared_at = at_ten(day);
                 let row = declaration::ActiveModel {
                     id: NotSet,
