@@ -19,6 +19,7 @@ mod participants;
 pub mod reference_lists;
 mod registration;
 mod repository;
+pub mod sandbox_statements;
 pub mod seed;
 mod statements;
 pub mod test_support;
