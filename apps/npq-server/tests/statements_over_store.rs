@@ -145,7 +145,7 @@ async fn lead_providers_see_their_output_fee_statements(backend: Backend) {
 
     let (status, body) = api.ambition(Method::GET, "/statements", None).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(ids(&body), [october.clone(), december.clone(), undated.clone()]);
+    assert_eq!(ids(&body), [october.as_str(), december.as_str(), undated.as_str()]);
     assert_eq!(
         body["data"][0],
         json!({
@@ -168,10 +168,10 @@ async fn lead_providers_see_their_output_fee_statements(backend: Backend) {
     assert_eq!(body["data"][2]["attributes"]["payment_date"], Value::Null);
 
     let (_, body) = api.ambition(Method::GET, "/statements?filter[cohort]=2025", None).await;
-    assert_eq!(ids(&body), [december.clone(), undated.clone()]);
+    assert_eq!(ids(&body), [december.as_str(), undated.as_str()]);
     let (_, body) =
         api.ambition(Method::GET, "/statements?filter[cohort]=2024,2025a&page[per_page]=2&page[page]=2", None).await;
-    assert_eq!(ids(&body), [undated.clone()]);
+    assert_eq!(ids(&body), [undated.as_str()]);
     api.set_date("2025-08-02");
     let (status, _) = api
         .admin(
@@ -182,7 +182,7 @@ async fn lead_providers_see_their_output_fee_statements(backend: Backend) {
         .await;
     assert_eq!(status, 200);
     let (_, body) = api.ambition(Method::GET, "/statements?filter[updated_since]=2025-08-02T00:00:00Z", None).await;
-    assert_eq!(ids(&body), [december.clone()]);
+    assert_eq!(ids(&body), [december.as_str()]);
     let (_, body) = api.ambition(Method::GET, "/statements?page[page]=9", None).await;
     assert_eq!(body, json!({"data": []}));
     for bad in ["filter[cohort]=twenty", "filter[updated_since]=yesterday", "page[per_page]=0", "filter=2025"] {
@@ -260,7 +260,7 @@ async fn admin_statement_requests_are_checked_in_order(backend: Backend) {
     let (status, body) =
         api.admin(Method::GET, &format!("/statements?filter[lead_provider_id]={ambition}"), None).await;
     assert_eq!(status, 200);
-    assert_eq!(ids(&body), [september.clone()]);
+    assert_eq!(ids(&body), [september.as_str()]);
     assert_eq!(body["data"][0]["attributes"]["state"], "open");
     let (status, _) = api.admin(Method::GET, "/statements?filter[lead_provider_id]=abc", None).await;
     assert_eq!(status, 400);
@@ -319,7 +319,7 @@ async fn a_declaration_is_paid_and_clawed_back_over_http(backend: Backend) {
     assert_eq!(body["data"]["marked"], json!([{"statement_id": september, "declarations": 1}]));
     let (_, body) =
         api.ambition(Method::GET, "/participant-declarations?filter[updated_since]=2025-08-28T00:00:00Z", None).await;
-    assert_eq!(ids(&body), [declaration_id.clone()], "the declaration shows a new updated_at");
+    assert_eq!(ids(&body), [declaration_id.as_str()], "the declaration shows a new updated_at");
     assert_eq!(body["data"][0]["attributes"]["state"], "payable");
     assert_eq!(body["data"][0]["attributes"]["updated_at"], "2025-08-28T10:00:00Z");
 
