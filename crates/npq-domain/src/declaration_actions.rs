@@ -585,7 +585,8 @@ pub fn plan_partner_change(
         available: context.terms.available_partners(context.declaration.cohort),
     };
     for error in check_delivery_partners(&context.application, context.declaration.cohort, &choice) {
-        if !errors.contains(&error) && !(primary.is_none() && error.attribute == "delivery_partner_id") {
+        let reports_missing_primary = primary.is_none() && error.attribute == "delivery_partner_id";
+        if !errors.contains(&error) && !reports_missing_primary {
             errors.push(error);
         }
     }
