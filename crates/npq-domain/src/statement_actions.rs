@@ -1,6 +1,6 @@
-//! What DfE staff and the deadline job do to a statement, as pure functions over the statement's
-//! contents: create it, change its dates, set a contract, add an adjustment, and mark it payable or
-//! paid.
+//! The changes DfE staff and the deadline job make to a statement, as pure functions over the
+//! statement's contents: create it, change its dates, set a contract, add an adjustment, and mark
+//! it payable or paid.
 //!
 //! Each function takes what the store loaded in a transaction ([`StatementContents`]) and returns
 //! a [`StatementPlan`] for the store to write in the same transaction, or the reasons the change is
@@ -393,6 +393,7 @@ pub fn plan_adjustment(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use proptest::prelude::*;
     use uuid::Uuid;
 
     use crate::ids::ParticipantId;
@@ -599,6 +600,63 @@ mod tests {
         let october = NewStatementRequest { month: 10, ..request };
         let statement = plan_new_statement(&october, &known, id, noon("2025-01-01")).unwrap();
         assert_eq!((statement.state, statement.created_at), (StatementState::Open, noon("2025-01-01")));
+    }
+
+    fn any_payable_line() -> impl Strategy<Value = StatementLine> {
+        use DeclarationState as D;
+        use StatementItemState as I;
+        let states = proptest::sample::select(vec![
+            (D::Payable, I::Payable),
+            (D::Voided, I::Voided),
+            (D::Ineligible, I::Ineligible),
+            (D::AwaitingClawback, I::AwaitingClawback),
+        ]);
+        let types = proptest::sample::select(DeclarationType::ALL.to_vec());
+        (1u128..1_000_000, 0u128..4, states, types, any::<bool>()).prop_map(
+            |(declaration, participant, (state, item), declaration_type, funded)| {
+                let mut line = line(declaration, Course::SeniorLeadership, state, item);
+                line.item.participant = ParticipantId::from_uuid(Uuid::from_u128(100 + participant));
+                line.item.declaration_type = declaration_type;
+                line.item.targeted_delivery_funding_eligible = funded;
+                if item == I::AwaitingClawback {
+                    line.item.amount_paid =
+                        Some(DeclarationPayment { output: Pence(16_000), targeted_delivery_funding: Pence::ZERO });
+                }
+                line
+            },
+        )
+    }
+
+    proptest! {
+        /// Paying a statement records a payment for exactly the declarations it pays, and the
+        /// recorded payments add up to what the statement pays for them.
+        #[test]
+        fn recorded_payments_add_up_to_the_statement(
+            lines in proptest::collection::vec(any_payable_line(), 1..12)
+                .prop_filter("one item per declaration", |lines| {
+                    let mut ids: Vec<DeclarationId> = lines.iter().map(|line| line.item.declaration).collect();
+                    ids.sort();
+                    ids.dedup();
+                    ids.len() == lines.len()
+                }),
+        ) {
+            let payable = contents(StatementState::Payable, lines.clone());
+            let calculation = payable.calculate().unwrap();
+
+            let plan = plan_mark_paid(&payable, noon("2025-09-01")).unwrap();
+
+            let mut paid: Vec<DeclarationId> = plan.payments.iter().map(|(id, _)| *id).collect();
+            paid.sort();
+            let mut expected: Vec<DeclarationId> = lines
+                .iter()
+                .filter(|line| line.item.state == StatementItemState::Payable)
+                .map(|line| line.item.declaration)
+                .collect();
+            expected.sort();
+            prop_assert_eq!(paid, expected);
+            let recorded: Pence = plan.payments.iter().map(|(_, payment)| payment.total()).sum();
+            prop_assert_eq!(recorded, calculation.totals.output_payments + calculation.totals.targeted_delivery_funding);
+        }
     }
 
     #[test]
