@@ -45,6 +45,8 @@ pub struct FileConfig {
     pub sandbox: Option<bool>,
     /// Same as `serve --declaration-order-from`.
     pub declaration_order_from: Option<u16>,
+    /// Same as `serve --deadline-job-interval`, in seconds; 0 turns the job off.
+    pub deadline_job_interval: Option<u64>,
 }
 
 impl FileConfig {
@@ -98,6 +100,7 @@ pub struct ServeSettings {
     pub sandbox: bool,
     pub sandbox_delay_header: bool,
     pub declaration_order_from: Option<u16>,
+    pub deadline_job_interval: Option<u64>,
 }
 
 /// The checked `serve` configuration.
@@ -113,7 +116,20 @@ pub struct ServeConfig {
     pub sandbox_delay_header: bool,
     /// The first cohort start year whose declarations must come in milestone order.
     pub declaration_order_from: SequencingFrom,
+    /// Time between runs of the statement deadline job, or `None` when it is off.
+    pub deadline_job_interval: Option<Duration>,
 }
+
+/// Seconds between runs of the statement deadline job when none is configured: one hour.
+pub const DEFAULT_DEADLINE_JOB_INTERVAL_SECONDS: u64 = 3600;
+
+/// Minimum interval of the deadline job, in seconds. Each run reads every open statement, and
+/// deadlines are whole days, so a shorter interval would load the database for no gain.
+pub const MIN_DEADLINE_JOB_INTERVAL_SECONDS: u64 = 60;
+
+/// Maximum interval of the deadline job, in seconds: one day. A statement whose deadline has
+/// passed then waits at most one day for the next run while the server runs.
+pub const MAX_DEADLINE_JOB_INTERVAL_SECONDS: u64 = 86_400;
 
 impl ServeConfig {
     /// Merges the command line and environment with the file and the defaults, and checks every
@@ -174,6 +190,20 @@ impl ServeConfig {
             );
         }
 
+        let interval_seconds = settings
+            .deadline_job_interval
+            .or(file.deadline_job_interval)
+            .unwrap_or(DEFAULT_DEADLINE_JOB_INTERVAL_SECONDS);
+        let deadline_job_interval = match interval_seconds {
+            0 => None,
+            seconds if (MIN_DEADLINE_JOB_INTERVAL_SECONDS..=MAX_DEADLINE_JOB_INTERVAL_SECONDS).contains(&seconds) => {
+                Some(Duration::from_secs(seconds))
+            }
+            seconds => bail!(
+                "the deadline job interval of {seconds} seconds is invalid; give {MIN_DEADLINE_JOB_INTERVAL_SECONDS} to {MAX_DEADLINE_JOB_INTERVAL_SECONDS} seconds, or 0 to turn the job off"
+            ),
+        };
+
         let sandbox = settings.sandbox || file.sandbox.unwrap_or(false);
         if settings.sandbox_delay_header && !sandbox {
             bail!("--sandbox-delay-header works only in sandbox mode; add --sandbox");
@@ -198,6 +228,7 @@ impl ServeConfig {
             max_body_bytes,
             sandbox,
             sandbox_delay_header: settings.sandbox_delay_header,
+            deadline_job_interval,
         })
     }
 
@@ -265,6 +296,20 @@ mod tests {
         assert_eq!(config.rate_limit_per_ip.map(|limit| limit.to_string()).as_deref(), Some("3000/5m"));
         assert!(config.trusted_proxies.is_empty());
         assert!(!config.sandbox);
+        assert_eq!(config.deadline_job_interval, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn deadline_job_interval_is_checked() {
+        let off = ServeSettings { deadline_job_interval: Some(0), ..ServeSettings::default() };
+        assert_eq!(resolve(off, "").unwrap().deadline_job_interval, None);
+        let from_file = resolve(ServeSettings::default(), "deadline_job_interval = 600").unwrap();
+        assert_eq!(from_file.deadline_job_interval, Some(Duration::from_secs(600)));
+        for seconds in [59, 86_401] {
+            let settings = ServeSettings { deadline_job_interval: Some(seconds), ..ServeSettings::default() };
+            let message = resolve(settings, "").unwrap_err().to_string();
+            assert!(message.contains("deadline job interval"), "{message}");
+        }
     }
 
     #[test]

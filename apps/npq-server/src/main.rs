@@ -4,6 +4,7 @@
 mod config;
 mod lead_providers;
 mod operator;
+mod statements;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -77,6 +78,9 @@ enum Command {
     },
     /// Merge a person's duplicate accounts, as DfE staff.
     Participant(operator::ParticipantCommand),
+    /// Manage statements as DfE staff: create them, set their dates, contracts and adjustments,
+    /// mark them payable and paid, and run the deadline job.
+    Statement(statements::StatementCommand),
     /// Load the reference lists that decide funding eligibility.
     Reference {
         #[command(subcommand)]
@@ -136,6 +140,10 @@ struct ServeOptions {
     /// before started, and so on). Default: 2025. Older cohorts accept any allowed type at any time.
     #[arg(long, value_name = "YEAR", env = "NPQ_DECLARATION_ORDER_FROM")]
     declaration_order_from: Option<u16>,
+    /// Seconds between runs of the statement deadline job, which marks payable every open
+    /// statement whose deadline has passed; 0 turns it off. Default: 3600.
+    #[arg(long, value_name = "SECONDS", env = "NPQ_DEADLINE_JOB_INTERVAL")]
+    deadline_job_interval: Option<u64>,
 }
 
 impl ServeOptions {
@@ -157,6 +165,7 @@ impl ServeOptions {
             sandbox: self.sandbox,
             sandbox_delay_header: self.sandbox_delay_header,
             declaration_order_from: self.declaration_order_from,
+            deadline_job_interval: self.deadline_job_interval,
         }
     }
 }
@@ -339,6 +348,11 @@ async fn main() -> Result<()> {
             store.migrate().await.context("migration failed")?;
             operator::run_participant(store, command).await
         }
+        Command::Statement(command) => {
+            let store = open_store(&cli.global).await?;
+            store.migrate().await.context("migration failed")?;
+            statements::run(store, command).await
+        }
         Command::Openapi { document, output } => {
             let document = match document {
                 Document::V3 => npq_api::openapi_document_json(),
@@ -444,6 +458,20 @@ async fn serve(options: &GlobalOptions, serve: ServeOptions, file: &config::File
     state.declarations = state.declarations.with_sequencing(config.declaration_order_from);
     let mut http = config.http_options();
     http.database = Some(Arc::new(store.clone()));
+
+    match config.deadline_job_interval {
+        Some(interval) => {
+            let service = npq_domain::statement_service::StatementService::new(store.clone(), SystemClock);
+            tokio::spawn(statements::run_deadline_job(service, interval));
+            tracing::info!(
+                interval_seconds = interval.as_secs(),
+                "the statement deadline job runs now and on this interval"
+            );
+        }
+        None => tracing::info!(
+            "the statement deadline job is off; run `npq-server statement run-deadlines` to mark statements payable"
+        ),
+    }
 
     let listener = poem::listener::TcpListener::bind(config.bind);
     let describe_limit = |limit: Option<npq_api::operations::rate_limit::RateLimit>| {

@@ -191,7 +191,8 @@ fn print(shown: &AdminApplicationView) {
     }
 }
 
-async fn lead_provider(store: &Store, text: &str) -> Result<LeadProviderId> {
+/// Returns the id of the lead provider named exactly `text`, or with `text` as its id.
+pub(crate) async fn lead_provider(store: &Store, text: &str) -> Result<LeadProviderId> {
     if let Ok(id) = text.trim().parse::<LeadProviderId>() {
         return Ok(id);
     }

@@ -156,7 +156,71 @@ async fn token_create_names_known_providers_when_the_name_is_wrong(backend: Back
     assert!(output.stdout.is_empty(), "no token is printed");
 }
 
+async fn statement_commands_create_and_pay_a_statement(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    run(&database.url, &["seed", "--applications", "0"]);
+    let created = run(
+        &database.url,
+        &[
+            "statement",
+            "create",
+            "--user",
+            "priya.shah@education.gov.uk",
+            "--lead-provider",
+            LEAD_PROVIDER,
+            // A cohort and month that sandbox statements do not cover, whatever the seed creates.
+            "--cohort",
+            "2021",
+            "--year",
+            "2025",
+            "--month",
+            "9",
+            "--deadline",
+            "2025-08-25",
+            "--payment-date",
+            "2025-09-25",
+        ],
+    );
+    let shown = String::from_utf8_lossy(&created.stdout).into_owned();
+    let id =
+        shown.lines().next().and_then(|line| line.strip_prefix("statement ")).expect("the statement id").to_owned();
+    assert!(shown.contains("state           open"), "{shown}");
+
+    let contract = run(
+        &database.url,
+        &[
+            "statement",
+            "contract",
+            &id,
+            "--user",
+            "priya.shah@education.gov.uk",
+            "--course",
+            "npq-senior-leadership",
+            "--per-participant-pence",
+            "80000",
+            "--recruitment-target",
+            "72",
+            "--service-fee-instalments",
+            "19",
+            "--number-of-payment-periods",
+            "3",
+        ],
+    );
+    let shown = String::from_utf8_lossy(&contract.stdout).into_owned();
+    assert!(shown.contains("£1212.63"), "the worked example's monthly service fee: {shown}");
+
+    let deadlines = run(&database.url, &["statement", "run-deadlines"]);
+    let printed = String::from_utf8_lossy(&deadlines.stdout).into_owned();
+    assert!(printed.contains(&format!("marked payable {id}")), "{printed}");
+    let unpaid = npq_server(&database.url, &["statement", "mark-paid", &id, "--user", "priya"]).output().unwrap();
+    assert!(!unpaid.status.success(), "a statement without declarations is not paid");
+    assert!(String::from_utf8_lossy(&unpaid.stderr).contains("nothing to pay"));
+    let missing_user = npq_server(&database.url, &["statement", "mark-payable", &id]).output().unwrap();
+    assert!(String::from_utf8_lossy(&missing_user.stderr).contains("--user"));
+}
+
 backend_tests!(
     lead_provider_syncs_every_application_from_a_running_server,
-    token_create_names_known_providers_when_the_name_is_wrong
+    token_create_names_known_providers_when_the_name_is_wrong,
+    statement_commands_create_and_pay_a_statement
 );

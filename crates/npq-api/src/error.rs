@@ -514,6 +514,14 @@ impl DocumentedErrors for AdminActionErrors {
     const AUDIENCE: Audience = Audience::DfeStaff;
 }
 
+/// Errors of an admin list.
+pub struct AdminListErrors;
+
+impl DocumentedErrors for AdminListErrors {
+    const STATUSES: &'static [ErrorStatus] = ListErrors::STATUSES;
+    const AUDIENCE: Audience = Audience::DfeStaff;
+}
+
 /// Errors of an admin action on many resources at once.
 pub struct AdminBulkErrors;
 

@@ -36,12 +36,14 @@ pub use crate::state::{
 use crate::admin::AdminApi;
 use crate::admin::lead_providers::AdminLeadProvidersApi;
 use crate::admin::participants::AdminParticipantsApi;
+use crate::admin::statements::AdminStatementsApi;
 use crate::registration::RegistrationApi;
 use crate::resources::applications::ApplicationsApi;
 use crate::resources::declarations::DeclarationsApi;
 use crate::resources::delivery_partners::DeliveryPartnersApi;
 use crate::resources::outcomes::OutcomesApi;
 use crate::resources::participants::ParticipantsApi;
+use crate::resources::statements::StatementsApi;
 
 /// The content type of every JSON response, exactly: the reference service sends no charset.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
@@ -74,14 +76,14 @@ pub const REGISTRATION_OPENAPI_DOCUMENT_PATH: &str = "/api/docs/registration/v1/
 pub const REGISTRATION_DOCUMENTATION_UI_PATH: &str = "/api/docs/registration/v1";
 
 /// Every v3 operation, one API type per resource.
-type V3Api = (ApplicationsApi, ParticipantsApi, OutcomesApi, DeliveryPartnersApi, DeclarationsApi);
+type V3Api = (ApplicationsApi, ParticipantsApi, OutcomesApi, DeliveryPartnersApi, DeclarationsApi, StatementsApi);
 
 /// Every admin operation, one API type per resource.
-type AdminApis = (AdminApi, AdminParticipantsApi, AdminLeadProvidersApi);
+type AdminApis = (AdminApi, AdminParticipantsApi, AdminLeadProvidersApi, AdminStatementsApi);
 
 fn v3_service() -> OpenApiService<V3Api, ()> {
     OpenApiService::new(
-        (ApplicationsApi, ParticipantsApi, OutcomesApi, DeliveryPartnersApi, DeclarationsApi),
+        (ApplicationsApi, ParticipantsApi, OutcomesApi, DeliveryPartnersApi, DeclarationsApi, StatementsApi),
         "NPQ lead provider API",
         "v3",
     )
@@ -90,9 +92,13 @@ fn v3_service() -> OpenApiService<V3Api, ()> {
 }
 
 fn admin_service() -> OpenApiService<AdminApis, ()> {
-    OpenApiService::new((AdminApi, AdminParticipantsApi, AdminLeadProvidersApi), "NPQ DfE admin API", "v1")
-        .description(include_str!("admin/overview.md"))
-        .url_prefix(ADMIN_PREFIX)
+    OpenApiService::new(
+        (AdminApi, AdminParticipantsApi, AdminLeadProvidersApi, AdminStatementsApi),
+        "NPQ DfE admin API",
+        "v1",
+    )
+    .description(include_str!("admin/overview.md"))
+    .url_prefix(ADMIN_PREFIX)
 }
 
 fn registration_service() -> OpenApiService<RegistrationApi, ()> {

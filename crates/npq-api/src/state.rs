@@ -6,11 +6,12 @@ use npq_domain::auth::TokenKey;
 use npq_domain::declaration_service::DeclarationService;
 use npq_domain::ports::{
     ApplicationRepository, Clock, DecisionStore, DeclarationStore, DeliveryPartnerRepository, LeadProviderRepository,
-    ParticipantRepository, ReferenceListRepository, RegistrationStore, TokenRepository,
+    ParticipantRepository, ReferenceListRepository, RegistrationStore, StatementStore, TokenRepository,
 };
 use npq_domain::service::{
     ApplicationService, DecisionService, DeliveryPartnerService, ParticipantService, RegistrationService, TokenService,
 };
+use npq_domain::statement_service::StatementService;
 
 /// The store behind token authentication: tokens and the lead providers they belong to.
 pub trait TokenStore: TokenRepository + LeadProviderRepository {}
@@ -53,6 +54,7 @@ pub struct ApiState {
     pub registrations: RegistrationService<Arc<dyn RegistrationBackend>, Arc<dyn Clock>>,
     pub delivery_partners: DeliveryPartnerService<Arc<dyn DeliveryPartnerRepository>>,
     pub declarations: DeclarationService<Arc<dyn DeclarationBackend>, Arc<dyn Clock>>,
+    pub statements: StatementService<Arc<dyn StatementStore>, Arc<dyn Clock>>,
 }
 
 impl ApiState {
@@ -67,6 +69,7 @@ impl ApiState {
             + RegistrationBackend
             + DeliveryPartnerRepository
             + DeclarationBackend
+            + StatementStore
             + Clone
             + 'static,
     {
@@ -76,6 +79,7 @@ impl ApiState {
         let participants: Arc<dyn ParticipantBackend> = Arc::new(store.clone());
         let registrations: Arc<dyn RegistrationBackend> = Arc::new(store.clone());
         let declarations: Arc<dyn DeclarationBackend> = Arc::new(store.clone());
+        let statements: Arc<dyn StatementStore> = Arc::new(store.clone());
         let delivery_partners: Arc<dyn DeliveryPartnerRepository> = Arc::new(store);
         Self {
             applications: ApplicationService::new(applications),
@@ -84,7 +88,8 @@ impl ApiState {
             participants: ParticipantService::new(participants, clock.clone()),
             registrations: RegistrationService::new(registrations, clock.clone()),
             delivery_partners: DeliveryPartnerService::new(delivery_partners),
-            declarations: DeclarationService::new(declarations, clock),
+            declarations: DeclarationService::new(declarations, clock.clone()),
+            statements: StatementService::new(statements, clock),
         }
     }
 }

@@ -138,6 +138,9 @@ text_enums!(
     npq_domain::training::WithdrawalReason,
     npq_domain::course::CourseGroup,
     npq_domain::cohort::FundingRegime,
+    npq_domain::statement::StatementState,
+    npq_domain::statement::StatementItemState,
+    npq_domain::statement_actions::ItemKind,
 );
 
 /// A domain enum sent as a string, with its values listed inline in the schema.

@@ -35,6 +35,8 @@ pub mod registration;
 pub mod schedule;
 pub mod service;
 pub mod statement;
+pub mod statement_actions;
+pub mod statement_service;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod training;

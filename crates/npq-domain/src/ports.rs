@@ -29,6 +29,10 @@ use crate::participant::{MergeContext, MergeOutcome, ParticipantIdChange, Partic
 use crate::person::Person;
 use crate::provider::{DeliveryPartnerView, LeadProvider};
 use crate::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
+use crate::statement::Statement;
+use crate::statement_actions::{
+    NewStatementContext, StatementChange, StatementContents, StatementPlan, StatementQuery,
+};
 use crate::{StoreError, Timestamp};
 
 /// Reads applications.
@@ -195,6 +199,74 @@ pub trait DeclarationStore: Send + Sync {
         lead_provider: LeadProviderId,
         query: &OutcomeQuery,
     ) -> Result<Vec<ParticipantOutcome>, StoreError>;
+}
+
+/// A rule that builds a new statement, run by [`StatementStore::create_statement`] on the context
+/// it loads.
+pub type NewStatementRule = Box<dyn FnOnce(&NewStatementContext) -> Result<Statement, DomainError> + Send>;
+
+/// A rule that plans a change to a statement, run by [`StatementStore::change_statement`] on the
+/// statement's contents.
+pub type StatementRule = Box<dyn FnOnce(&StatementContents) -> Result<StatementPlan, DomainError> + Send>;
+
+/// Stores statements with their contracts, adjustments and items, and moves them towards payment.
+///
+/// Lead providers see only their own statements with output fees. Every write loads its context,
+/// runs its rule and writes the plan in one transaction, and two changes to one statement run one
+/// after the other, so a rule never decides on stale contents.
+#[async_trait]
+pub trait StatementStore: Send + Sync {
+    /// Returns one page of the lead provider's statements with output fees, by payment date
+    /// (statements without one last), then insertion order.
+    async fn list_statements(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &StatementQuery,
+    ) -> Result<Vec<Statement>, StoreError>;
+
+    /// Returns one of the lead provider's statements with output fees.
+    async fn find_statement(
+        &self,
+        lead_provider: LeadProviderId,
+        id: StatementId,
+    ) -> Result<Option<Statement>, StoreError>;
+
+    /// Returns one page of all statements, with or without output fees, of one lead provider or
+    /// of all, in the order of [`StatementStore::list_statements`]. For DfE staff only.
+    async fn list_all_statements(
+        &self,
+        lead_provider: Option<LeadProviderId>,
+        query: &StatementQuery,
+    ) -> Result<Vec<Statement>, StoreError>;
+
+    /// Returns any statement with its contracts, items and adjustments. Each refundable item
+    /// carries what the declaration was paid. For DfE staff only.
+    async fn statement_contents(&self, id: StatementId) -> Result<Option<StatementContents>, StoreError>;
+
+    /// Returns every open statement, with or without output fees, for the deadline job.
+    async fn open_statements(&self) -> Result<Vec<Statement>, StoreError>;
+
+    /// Loads the [`NewStatementContext`] of a statement for `lead_provider` and `cohort`, runs
+    /// `rule` and stores the statement it builds. A second statement for the same lead provider,
+    /// cohort and month is rejected even when two requests race.
+    async fn create_statement(
+        &self,
+        lead_provider: LeadProviderId,
+        cohort: CohortIdentifier,
+        rule: NewStatementRule,
+    ) -> Result<Statement, DomainError>;
+
+    /// Loads the statement's contents, runs `rule` and writes its plan in one transaction, with
+    /// `now` as the time of every row it writes. Changes to one statement are serialised, and so
+    /// are the declarations a transition moves. A transition also sets the `updated_at` of each
+    /// declaration it moves. Returns the plan written and the contents afterwards, or `Ok(None)`
+    /// when no statement has the id.
+    async fn change_statement(
+        &self,
+        id: StatementId,
+        now: Timestamp,
+        rule: StatementRule,
+    ) -> Result<Option<StatementChange>, DomainError>;
 }
 
 /// Reads participants: people with an accepted application with the lead provider.
@@ -634,5 +706,58 @@ impl<T: LeadProviderRepository + ?Sized> LeadProviderRepository for Arc<T> {
 
     async fn set_allowed_networks(&self, id: LeadProviderId, networks: &AllowList) -> Result<bool, StoreError> {
         (**self).set_allowed_networks(id, networks).await
+    }
+}
+
+#[async_trait]
+impl<T: StatementStore + ?Sized> StatementStore for Arc<T> {
+    async fn list_statements(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &StatementQuery,
+    ) -> Result<Vec<Statement>, StoreError> {
+        (**self).list_statements(lead_provider, query).await
+    }
+
+    async fn find_statement(
+        &self,
+        lead_provider: LeadProviderId,
+        id: StatementId,
+    ) -> Result<Option<Statement>, StoreError> {
+        (**self).find_statement(lead_provider, id).await
+    }
+
+    async fn list_all_statements(
+        &self,
+        lead_provider: Option<LeadProviderId>,
+        query: &StatementQuery,
+    ) -> Result<Vec<Statement>, StoreError> {
+        (**self).list_all_statements(lead_provider, query).await
+    }
+
+    async fn statement_contents(&self, id: StatementId) -> Result<Option<StatementContents>, StoreError> {
+        (**self).statement_contents(id).await
+    }
+
+    async fn open_statements(&self) -> Result<Vec<Statement>, StoreError> {
+        (**self).open_statements().await
+    }
+
+    async fn create_statement(
+        &self,
+        lead_provider: LeadProviderId,
+        cohort: CohortIdentifier,
+        rule: NewStatementRule,
+    ) -> Result<Statement, DomainError> {
+        (**self).create_statement(lead_provider, cohort, rule).await
+    }
+
+    async fn change_statement(
+        &self,
+        id: StatementId,
+        now: Timestamp,
+        rule: StatementRule,
+    ) -> Result<Option<StatementChange>, DomainError> {
+        (**self).change_statement(id, now, rule).await
     }
 }

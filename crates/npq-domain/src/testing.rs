@@ -23,23 +23,28 @@ use crate::declaration_actions::{
 use crate::error::DomainError;
 use crate::identifiers::{OfstedUrn, SchoolUrn};
 use crate::ids::{
-    ApiTokenId, ApplicationId, DeclarationId, DeliveryPartnerId, LeadProviderId, OutcomeId, ParticipantId,
+    ApiTokenId, ApplicationId, DeclarationId, DeliveryPartnerId, LeadProviderId, OutcomeId, ParticipantId, StatementId,
 };
 use crate::listing::{ApplicationQuery, DeliveryPartnerQuery, DeliveryPartnerSortField, Direction, SortField};
 use crate::network::AllowList;
 use crate::participant::{
     FromParticipant, MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord,
 };
+use crate::payment::{Adjustment, ContractTerms, DeclarationPayment};
 use crate::person::Person;
 use crate::ports::{
     ApplicationRepository, Clock, DecisionRule, DecisionStore, DeclarationStore, DeliveryPartnerRepository,
-    Idempotency, LeadProviderRepository, MergeRule, OutcomeRule, ParticipantRepository, PartnerChangeRule,
-    ReferenceListRepository, Registered, RegistrationContext, RegistrationRule, RegistrationStore, SubmissionRule,
-    TokenRepository, VoidRule, idempotency_key_reused,
+    Idempotency, LeadProviderRepository, MergeRule, NewStatementRule, OutcomeRule, ParticipantRepository,
+    PartnerChangeRule, ReferenceListRepository, Registered, RegistrationContext, RegistrationRule, RegistrationStore,
+    StatementRule, StatementStore, SubmissionRule, TokenRepository, VoidRule, idempotency_key_reused,
 };
 use crate::provider::{DeliveryPartner, DeliveryPartnerView, DeliveryPartnership, LeadProvider};
 use crate::registration::{ChildcareProviderRecord, IttProviderRecord, SchoolRecord};
 use crate::schedule::{Schedule, standard_schedules};
+use crate::statement::{ItemGroup, Statement};
+use crate::statement_actions::{
+    NewStatementContext, StatementChange, StatementContents, StatementLine, StatementPlan, StatementQuery,
+};
 use crate::training::DeclarationSummary;
 use crate::{StoreError, Timestamp};
 
@@ -85,6 +90,18 @@ pub struct MemoryStore {
     /// Contracts, next output statements and partnerships by lead provider, as declarations see
     /// them; a provider not listed holds no contract.
     pub terms: Mutex<HashMap<LeadProviderId, ProviderTerms>>,
+    /// Statements in insertion order. Only the statement port reads them.
+    pub statements: Mutex<Vec<Statement>>,
+    /// Contracts of statements, one per statement and course.
+    pub contracts: Mutex<Vec<(StatementId, ContractTerms)>>,
+    /// Items of declarations on statements, in insertion order. A transition moves the
+    /// declaration state of every line of a declaration, and the state in `stored_declarations`.
+    pub statement_lines: Mutex<Vec<(StatementId, StatementLine)>>,
+    /// Adjustments in insertion order.
+    pub adjustments: Mutex<Vec<Adjustment>>,
+    /// What paid statements paid for each declaration; a refundable line without its own
+    /// `amount_paid` takes it from here.
+    pub declaration_payments: Mutex<HashMap<DeclarationId, DeclarationPayment>>,
 }
 
 /// One participant of one lead provider in [`MemoryStore`].
@@ -1145,6 +1162,189 @@ impl LeadProviderRepository for MemoryStore {
             self.allowed_networks.lock().map_err(|_| StoreError::Other("allow-list lock poisoned".to_owned()))?;
         lists.insert(id, networks.clone());
         Ok(true)
+    }
+}
+
+fn poisoned(what: &str) -> StoreError {
+    StoreError::Other(format!("the {what} lock is poisoned"))
+}
+
+impl MemoryStore {
+    fn statement_contents_now(&self, id: StatementId) -> Result<Option<StatementContents>, StoreError> {
+        let statements = self.statements.lock().map_err(|_| poisoned("statement"))?;
+        let Some(statement) = statements.iter().find(|statement| statement.id == id).cloned() else {
+            return Ok(None);
+        };
+        let contracts = self.contracts.lock().map_err(|_| poisoned("contract"))?;
+        let payments = self.declaration_payments.lock().map_err(|_| poisoned("payment"))?;
+        let lines = self.statement_lines.lock().map_err(|_| poisoned("statement item"))?;
+        let adjustments = self.adjustments.lock().map_err(|_| poisoned("adjustment"))?;
+        Ok(Some(StatementContents {
+            contracts: contracts.iter().filter(|(owner, _)| *owner == id).map(|(_, terms)| terms.clone()).collect(),
+            lines: lines
+                .iter()
+                .filter(|(owner, _)| *owner == id)
+                .map(|(_, line)| {
+                    let mut line = line.clone();
+                    if line.item.state.group() == ItemGroup::Refundable && line.item.amount_paid.is_none() {
+                        line.item.amount_paid = payments.get(&line.item.declaration).copied();
+                    }
+                    line
+                })
+                .collect(),
+            adjustments: adjustments.iter().filter(|adjustment| adjustment.statement == id).cloned().collect(),
+            statement,
+        }))
+    }
+
+    fn statement_page(
+        &self,
+        keep: impl Fn(&Statement) -> bool,
+        query: &StatementQuery,
+    ) -> Result<Vec<Statement>, StoreError> {
+        let statements = self.statements.lock().map_err(|_| poisoned("statement"))?;
+        let mut selected: Vec<(usize, &Statement)> = statements
+            .iter()
+            .enumerate()
+            .filter(|(_, statement)| keep(statement))
+            .filter(|(_, statement)| {
+                query
+                    .cohorts
+                    .as_ref()
+                    .is_none_or(|selectors| selectors.iter().any(|selector| selector.matches(statement.cohort)))
+            })
+            .filter(|(_, statement)| query.updated_since.is_none_or(|since| statement.updated_at >= since))
+            .collect();
+        // Statements without a payment date come last, as the database orders them.
+        selected.sort_by_key(|(index, statement)| (statement.payment_date.is_none(), statement.payment_date, *index));
+        let offset = usize::try_from(query.page.offset()).unwrap_or(usize::MAX);
+        Ok(selected.into_iter().skip(offset).take(query.page.per_page() as usize).map(|(_, s)| s.clone()).collect())
+    }
+
+    fn apply_statement_plan(&self, id: StatementId, plan: &StatementPlan) -> Result<(), StoreError> {
+        match plan {
+            StatementPlan::Unchanged => {}
+            StatementPlan::Update(statement) => self.replace_statement(statement)?,
+            StatementPlan::PutContract(terms) => {
+                let mut contracts = self.contracts.lock().map_err(|_| poisoned("contract"))?;
+                contracts.retain(|(owner, existing)| !(*owner == id && existing.course == terms.course));
+                contracts.push((id, terms.clone()));
+            }
+            StatementPlan::AddAdjustment(adjustment) => {
+                self.adjustments.lock().map_err(|_| poisoned("adjustment"))?.push(adjustment.clone());
+            }
+            StatementPlan::Transition(transition) => {
+                self.replace_statement(&transition.statement)?;
+                let mut lines = self.statement_lines.lock().map_err(|_| poisoned("statement item"))?;
+                let mut declarations = self.stored_declarations.lock().map_err(|_| poisoned("declaration"))?;
+                for change in &transition.changes {
+                    for (owner, line) in lines.iter_mut() {
+                        if line.item.declaration != change.declaration {
+                            continue;
+                        }
+                        line.declaration_state = change.to.declaration;
+                        if *owner == id && line.kind == change.kind {
+                            line.item.state = change.to.item;
+                        }
+                    }
+                    if let Some(declaration) = declarations.iter_mut().find(|stored| stored.id == change.declaration) {
+                        declaration.state = change.to.declaration;
+                        declaration.updated_at = transition.statement.updated_at;
+                    }
+                }
+                let mut payments = self.declaration_payments.lock().map_err(|_| poisoned("payment"))?;
+                payments.extend(transition.payments.iter().copied());
+            }
+        }
+        Ok(())
+    }
+
+    fn replace_statement(&self, statement: &Statement) -> Result<(), StoreError> {
+        let mut statements = self.statements.lock().map_err(|_| poisoned("statement"))?;
+        if let Some(stored) = statements.iter_mut().find(|stored| stored.id == statement.id) {
+            *stored = statement.clone();
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StatementStore for MemoryStore {
+    async fn list_statements(
+        &self,
+        lead_provider: LeadProviderId,
+        query: &StatementQuery,
+    ) -> Result<Vec<Statement>, StoreError> {
+        self.statement_page(|statement| statement.lead_provider == lead_provider && statement.output_fee, query)
+    }
+
+    async fn find_statement(
+        &self,
+        lead_provider: LeadProviderId,
+        id: StatementId,
+    ) -> Result<Option<Statement>, StoreError> {
+        let statements = self.statements.lock().map_err(|_| poisoned("statement"))?;
+        Ok(statements
+            .iter()
+            .find(|statement| statement.id == id && statement.lead_provider == lead_provider && statement.output_fee)
+            .cloned())
+    }
+
+    async fn list_all_statements(
+        &self,
+        lead_provider: Option<LeadProviderId>,
+        query: &StatementQuery,
+    ) -> Result<Vec<Statement>, StoreError> {
+        self.statement_page(|statement| lead_provider.is_none_or(|provider| statement.lead_provider == provider), query)
+    }
+
+    async fn statement_contents(&self, id: StatementId) -> Result<Option<StatementContents>, StoreError> {
+        self.statement_contents_now(id)
+    }
+
+    async fn open_statements(&self) -> Result<Vec<Statement>, StoreError> {
+        let statements = self.statements.lock().map_err(|_| poisoned("statement"))?;
+        Ok(statements
+            .iter()
+            .filter(|statement| statement.state == crate::statement::StatementState::Open)
+            .cloned()
+            .collect())
+    }
+
+    async fn create_statement(
+        &self,
+        lead_provider: LeadProviderId,
+        cohort: CohortIdentifier,
+        rule: NewStatementRule,
+    ) -> Result<Statement, DomainError> {
+        let context = {
+            let statements = self.statements.lock().map_err(|_| poisoned("statement"))?;
+            NewStatementContext {
+                lead_provider_exists: self.providers.iter().any(|provider| provider.id == lead_provider),
+                cohort_exists: self.cohorts.iter().any(|known| known.identifier == cohort),
+                existing: statements
+                    .iter()
+                    .filter(|statement| statement.lead_provider == lead_provider && statement.cohort == cohort)
+                    .cloned()
+                    .collect(),
+            }
+        };
+        let statement = rule(&context)?;
+        self.statements.lock().map_err(|_| poisoned("statement"))?.push(statement.clone());
+        Ok(statement)
+    }
+
+    async fn change_statement(
+        &self,
+        id: StatementId,
+        _now: Timestamp,
+        rule: StatementRule,
+    ) -> Result<Option<StatementChange>, DomainError> {
+        let Some(contents) = self.statement_contents_now(id)? else { return Ok(None) };
+        let plan = rule(&contents)?;
+        self.apply_statement_plan(id, &plan)?;
+        let contents = self.statement_contents_now(id)?.ok_or(DomainError::NotFound)?;
+        Ok(Some(StatementChange { plan, contents }))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod reference_lists;
 mod registration;
 mod repository;
 mod sandbox_declarations;
+pub mod sandbox_statements;
 pub mod seed;
 mod statements;
 pub mod test_support;

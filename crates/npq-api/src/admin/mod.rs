@@ -1,6 +1,6 @@
 //! The DfE admin API, served under `/api/admin/v1`: DfE staff read any application with its
-//! history, correct decisions that went wrong and merge a person's duplicate accounts. Only admin
-//! tokens are accepted.
+//! history, correct decisions that went wrong, merge a person's duplicate accounts, and manage
+//! statements and their payment. Only admin tokens are accepted.
 //!
 //! Handlers hold no rules, as in the v3 API: each reads its body with [`requests`], calls one
 //! `DecisionService` method with the staff member's name, and maps the result with [`resource`].
@@ -9,6 +9,9 @@ pub mod lead_providers;
 pub mod participants;
 pub mod requests;
 pub mod resource;
+pub mod statement_requests;
+pub mod statement_resource;
+pub mod statements;
 
 use npq_domain::ids::ApplicationId;
 use poem::web::Data;

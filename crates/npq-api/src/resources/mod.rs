@@ -7,6 +7,7 @@ pub mod delivery_partners;
 pub mod outcomes;
 pub mod participant_actions;
 pub mod participants;
+pub mod statements;
 
 use poem_openapi::Tags;
 
@@ -28,4 +29,6 @@ pub enum ApiTags {
     /// Whether participants passed the assessment of their course.
     #[oai(rename = "Participant outcomes")]
     ParticipantOutcomes,
+    /// The monthly statements on which DfE pays your organisation for your declarations.
+    Statements,
 }

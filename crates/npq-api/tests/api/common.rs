@@ -140,6 +140,7 @@ impl Fixture {
         let registrations: Arc<dyn npq_api::RegistrationBackend> = store.clone();
         let delivery_partners: Arc<dyn DeliveryPartnerRepository> = store.clone();
         let declarations: Arc<dyn npq_api::DeclarationBackend> = store.clone();
+        let statements: Arc<dyn npq_domain::ports::StatementStore> = store.clone();
         let clock: Arc<dyn Clock> = Arc::new(FixedClock(now()));
         let state = ApiState {
             applications: ApplicationService::new(applications),
@@ -148,7 +149,8 @@ impl Fixture {
             participants: ParticipantService::new(participants, clock.clone()),
             registrations: RegistrationService::new(registrations, clock.clone()),
             delivery_partners: DeliveryPartnerService::new(delivery_partners),
-            declarations: DeclarationService::new(declarations, clock),
+            declarations: DeclarationService::new(declarations, clock.clone()),
+            statements: npq_domain::statement_service::StatementService::new(statements, clock),
         };
         let client = TestClient::new(npq_api::routes(state).map_to_response().boxed());
         Self { store, provider, other_provider, client }

@@ -344,3 +344,54 @@ fn delivery_partner_paths_document_their_errors() {
         .collect();
     assert_eq!(names, ["filter[cohort]", "sort", "page[page]", "page[per_page]"]);
 }
+
+/// Returns the attributes of the `Statement` schema of a document, in order.
+fn statement_attributes(document: &Value) -> Properties {
+    let statement = &document["components"]["schemas"]["Statement"];
+    resolved_properties(document, &statement["properties"]["attributes"])
+}
+
+#[test]
+fn statement_attributes_match_reference_types() {
+    let ours = statement_attributes(&our_document());
+    let reference = statement_attributes(&reference_document());
+    assert_same_names_and_types(&ours, &reference, "statement attribute");
+
+    // The reference contract marks both dates as never null, but a statement's dates are optional
+    // and the reference service sends null for a missing one. npq marks them nullable and lists the
+    // difference in docs/api-deviations.md.
+    for name in ["cut_off_date", "payment_date"] {
+        let schema = |properties: &Properties| properties.iter().find(|(key, _)| key == name).unwrap().1.clone();
+        assert_eq!(schema(&reference)["nullable"], false, "the reference contract's {name}");
+        assert_eq!(schema(&ours)["nullable"], true, "our {name}");
+        assert_eq!(schema(&ours)["format"], "date", "our {name}");
+    }
+    let deviations_page = std::fs::read_to_string(repository_root().join("docs/api-deviations.md")).unwrap();
+    assert!(
+        deviations_page.contains("`cut_off_date` and `payment_date` on statements"),
+        "not in docs/api-deviations.md"
+    );
+}
+
+#[test]
+fn statement_paths_document_their_errors() {
+    let document = our_document();
+    let paths = &document["paths"];
+    for (path, statuses) in
+        [("/api/v3/statements", vec!["200", "400", "401"]), ("/api/v3/statements/{id}", vec!["200", "401", "404"])]
+    {
+        let operation = &paths[path]["get"];
+        assert!(operation.is_object(), "GET {path} is missing from the document");
+        for status in statuses {
+            assert!(operation["responses"][status].is_object(), "GET {path} does not document {status}");
+        }
+        assert_eq!(operation["security"], serde_json::json!([{"bearerAuth": []}]), "GET {path}");
+    }
+    let names: Vec<&str> = paths["/api/v3/statements"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|parameter| parameter["name"].as_str())
+        .collect();
+    assert_eq!(names, ["filter[cohort]", "filter[updated_since]", "page[page]", "page[per_page]"]);
+}

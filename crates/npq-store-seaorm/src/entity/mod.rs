@@ -12,6 +12,7 @@ pub mod childcare_provider;
 pub mod cohort;
 pub mod contract;
 pub mod declaration;
+pub mod declaration_payment;
 pub mod delivery_partner;
 pub mod delivery_partnership;
 pub mod itt_provider;
