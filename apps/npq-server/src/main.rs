@@ -268,6 +268,7 @@ async fn main() -> Result<()> {
                 reference_data_created = summary.reference_data_created,
                 people = summary.people,
                 applications = summary.applications,
+                declarations = summary.declarations,
                 "seeded"
             );
             Ok(())
@@ -447,7 +448,12 @@ async fn serve(options: &GlobalOptions, serve: ServeOptions, file: &config::File
         tracing::info!("the database is empty, so it is being seeded with sandbox data");
         let summary =
             seed::seed(&store, seed::DEFAULT_APPLICATIONS, seed::DEFAULT_SEED).await.context("seeding failed")?;
-        tracing::info!(people = summary.people, applications = summary.applications, "seeded sandbox data");
+        tracing::info!(
+            people = summary.people,
+            applications = summary.applications,
+            declarations = summary.declarations,
+            "seeded sandbox data"
+        );
     }
     let key = token_key(options)?;
 

@@ -51,6 +51,7 @@ pub struct SeedSummary {
     pub reference_data_created: bool,
     pub people: usize,
     pub applications: usize,
+    pub declarations: usize,
 }
 
 fn utc(year: i32, month: u32, day: u32) -> DateTime<Utc> {
@@ -510,8 +511,9 @@ fn invented_application(
     }
 }
 
-/// Seeds `store`: the reference data when no lead provider exists yet, then about `applications`
-/// invented applications when no applicant exists yet. Running it again changes nothing.
+/// Seeds `store`: the reference data and sandbox statements when no lead provider exists yet,
+/// then about `applications` invented applications with declarations in every state when no
+/// applicant exists yet. Running it again changes nothing.
 pub async fn seed(store: &Store, applications: usize, seed: u64) -> Result<SeedSummary, StoreError> {
     let reference = reference_data(seed);
     let reference_data_created = store.count_lead_providers().await? == 0;
@@ -524,8 +526,15 @@ pub async fn seed(store: &Store, applications: usize, seed: u64) -> Result<SeedS
         store.import_childcare_providers(&childcare_providers).await?;
         store.import_itt_providers(&itt_providers).await?;
     }
+    let today = Utc::now().date_naive();
+    if reference_data_created {
+        let lead_providers = npq_domain::ports::LeadProviderRepository::list_lead_providers(store).await?;
+        let (statements, contracts) =
+            crate::sandbox_statements::sandbox_statements(&lead_providers, &reference.cohorts, today);
+        store.insert_statements(&statements, &contracts).await?;
+    }
     if store.count_people().await? > 0 || applications == 0 {
-        return Ok(SeedSummary { reference_data_created, people: 0, applications: 0 });
+        return Ok(SeedSummary { reference_data_created, people: 0, applications: 0, declarations: 0 });
     }
     // The stored reference data may come from another seed number: use the stored providers.
     let mut reference = reference;
@@ -533,10 +542,12 @@ pub async fn seed(store: &Store, applications: usize, seed: u64) -> Result<SeedS
     let generated = applicants(&reference, applications, seed);
     store.insert_people(&generated.people).await?;
     store.insert_applications(&generated.applications).await?;
+    let declarations = store.seed_declarations(today, generated.applications.len()).await?;
     Ok(SeedSummary {
         reference_data_created,
         people: generated.people.len(),
         applications: generated.applications.len(),
+        declarations,
     })
 }
 
