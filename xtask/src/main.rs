@@ -3,6 +3,10 @@
 //! - `ci`: formatting, lints and the whole test suite on SQLite and PostgreSQL; the command CI runs.
 //! - `openapi`: writes the OpenAPI documents to `docs/openapi/`: `v3.json` for lead providers and
 //!   `admin-v1.json` for DfE staff and `registration-v1.json` for the registration front end.
+//! - `fuzz-api`: runs schemathesis against a running server until it has answered a number of
+//!   requests (see [`fuzz_api`] and `docs/reliability.md`).
+
+mod fuzz_api;
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -16,9 +20,10 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("ci") => ci(),
         Some("openapi") => openapi(),
+        Some("fuzz-api") => fuzz_api::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write the OpenAPI documents in docs/openapi/ from the code"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write the OpenAPI documents in docs/openapi/ from the code\n  fuzz-api  fuzz the running server with schemathesis: fuzz-api --requests N [--backend sqlite|postgres] [--seed S]"
             );
             return ExitCode::from(2);
         }
