@@ -103,10 +103,14 @@ impl<'a, A: RequestAttributes, const REQUIRED: bool> ApiExtractor<'a> for JsonBo
 }
 
 fn envelope_schema<A: RequestAttributes>() -> MetaSchema {
+    // No JSON type: the server never reads `data.type`, so any value is accepted, as in the
+    // reference service, and the schema must not promise that a non-string is rejected.
     let data_type = MetaSchema {
-        description: Some("The kind of request. It is not checked."),
+        description: Some(
+            "The kind of request, such as the example. It is not checked: any value, or none, is accepted.",
+        ),
         example: Some(Value::from(A::DATA_TYPE)),
-        ..MetaSchema::new("string")
+        ..MetaSchema::ANY
     };
     let data = MetaSchema {
         required: vec!["attributes"],

@@ -392,3 +392,32 @@ async fn wrongly_typed_bodies_are_client_errors() {
         }
     }
 }
+
+/// `data.type` is never read, so the documents give it no JSON type and a request with any value
+/// there succeeds. A document that typed it as a string would promise a rejection the server
+/// never makes.
+#[tokio::test]
+async fn data_type_accepts_any_value() {
+    let documents = [
+        npq_api::openapi_document_json(),
+        npq_api::admin_openapi_document_json(),
+        npq_api::registration_openapi_document_json(),
+    ];
+    for text in documents {
+        let document: Value = serde_json::from_str(&text).expect("the document is JSON");
+        for (name, schema) in document["components"]["schemas"].as_object().expect("schemas") {
+            let data_type = &schema["properties"]["data"]["properties"]["type"];
+            if name.ends_with("Request") && data_type.is_object() {
+                assert!(data_type.get("type").is_none(), "{name}: data.type has a JSON type: {data_type}");
+            }
+        }
+    }
+
+    let (fixture, _) = fixture_with_records();
+    let path = format!("/api/v3/npq-applications/{}/change-funded-place", fixture.id(0));
+    for data_type in [json!({"nested": true}), json!(7), json!(null), json!(["a"])] {
+        let body = json!({"data": {"type": data_type, "attributes": {"funded_place": false}}}).to_string();
+        let response = fixture.send(Method::PUT, &path, TOKEN, Some(&body)).await;
+        assert_eq!(response.0.status(), StatusCode::OK, "data.type {data_type}");
+    }
+}
