@@ -5,8 +5,6 @@
 //! Identical declarations racing, and two providers accepting one person, are tested beside the
 //! declaration and decision tests.
 
-mod support;
-
 use std::sync::Arc;
 
 use npq_store_seaorm::backend_tests;
@@ -14,7 +12,7 @@ use npq_store_seaorm::test_support::Backend;
 use poem::http::Method;
 use serde_json::{Value, json};
 
-use support::{Api, DECLARATIONS, Enrolment, declaration, first_title};
+use crate::support::{Api, DECLARATIONS, Enrolment, declaration, first_title};
 
 /// Rounds per race. Each round is a new participant, so the two requests meet afresh.
 const ROUNDS: usize = 12;

@@ -11,8 +11,6 @@
 //! Each case builds a new database, so the default is a handful of cases. Set
 //! `NPQ_ISOLATION_CASES` for a longer run, such as `NPQ_ISOLATION_CASES=200`.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -27,7 +25,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use sea_orm::EntityTrait;
 use serde_json::json;
 
-use support::{Api, DECLARATIONS, Enrolment};
+use crate::support::{Api, DECLARATIONS, Enrolment};
 
 /// Lead providers with a token in every case.
 const PROVIDERS: usize = 3;

@@ -7,8 +7,6 @@
 //! whose line was not voided, or an accepted application without the history entry of its
 //! acceptance. A write cut off by the kill may be there or not, but only whole.
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,7 +21,7 @@ use npq_store_seaorm::test_support::Backend;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use support::{Api, Enrolment, declaration as declaration_attributes};
+use crate::support::{Api, Enrolment, declaration as declaration_attributes};
 
 const SECRET: &str = "a test secret that is long enough to key digests";
 

@@ -1,9 +1,6 @@
 //! A test harness for the API over the real store: reference data, tokens for several lead
 //! providers and DfE staff, open statements with contracts so that declarations can be made, and
 //! helpers to store participants and send requests.
-//!
-//! Each test binary that declares `mod support;` compiles its own copy and uses only part of it.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
