@@ -483,6 +483,11 @@ fn fuzz(
         counts = Counts::read(port)?;
         eprintln!("xtask: the server has responded to {} requests so far", counts.total());
     }
+    // The counters by route and status stay with the logs, to show which operations were reached.
+    if let Ok((200, metrics)) = http_get(port, "/metrics", None) {
+        let path = run_directory.join("metrics.txt");
+        std::fs::write(&path, metrics).map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    }
     drop(server);
     Ok(Summary { rounds, counts, failed_documents })
 }
