@@ -421,3 +421,29 @@ async fn data_type_accepts_any_value() {
         assert_eq!(response.0.status(), StatusCode::OK, "data.type {data_type}");
     }
 }
+
+/// An optional body without `data`, or with `data: null`, accepts with the defaults, so the
+/// document of the optional body must not require `data` or forbid `null` there.
+#[tokio::test]
+async fn optional_body_documents_missing_data() {
+    let document: Value = serde_json::from_str(&npq_api::openapi_document_json()).expect("the document is JSON");
+    let envelope = &document["components"]["schemas"]["ApplicationAcceptRequest"];
+    assert!(envelope["required"].as_array().is_none_or(Vec::is_empty), "data is optional: {envelope}");
+    assert_eq!(envelope["properties"]["data"]["nullable"], true, "data may be null: {envelope}");
+    let required_envelope = &document["components"]["schemas"]["ApplicationChangeFundedPlaceRequest"];
+    assert_eq!(required_envelope["required"], json!(["data"]), "a required body needs data");
+
+    for body in ["{}", r#"{"data":null}"#] {
+        let fixture = Fixture::with_applications(|provider, _| {
+            let sam = person_with_trn("Sam Example", "1234567");
+            vec![(application_in(&sam, provider, "2025a", Course::Headship), sam)]
+        });
+        let path = format!("/api/v3/npq-applications/{}/accept", fixture.id(0));
+        let response = fixture.send(Method::POST, &path, TOKEN, Some(body)).await;
+        let status = response.0.status();
+        let text = response.0.into_body().into_string().await.unwrap_or_default();
+        // The cohort is capped, so accepting with the defaults asks for a funded place.
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {text}");
+        assert!(text.contains("\"title\":\"funded_place\""), "{body} is read as no attributes: {text}");
+    }
+}
