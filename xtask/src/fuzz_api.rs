@@ -480,8 +480,12 @@ fn fuzz(
                 failed_documents.push(format!("{} (round {rounds}, seed {seed})", document.name));
             }
         }
+        let before = counts.total();
         counts = Counts::read(port)?;
         eprintln!("xtask: the server has responded to {} requests so far", counts.total());
+        if counts.total() == before {
+            return Err(format!("round {rounds} sent no request to the server, so the run cannot reach its budget"));
+        }
     }
     // The counters by route and status stay with the logs, to show which operations were reached.
     if let Ok((200, metrics)) = http_get(port, "/metrics", None) {
