@@ -1,8 +1,13 @@
 //! Developer tasks, run as `cargo xtask TASK`.
 //!
-//! - `ci`: formatting, lints and the whole test suite on SQLite and PostgreSQL; the command CI runs.
+//! - `ci`: formatting, lints, the whole test suite on SQLite and PostgreSQL, and a short API fuzzing
+//!   run; the command CI runs.
 //! - `openapi`: writes the OpenAPI documents to `docs/openapi/`: `v3.json` for lead providers and
 //!   `admin-v1.json` for DfE staff and `registration-v1.json` for the registration front end.
+//! - `fuzz-api`: runs schemathesis against a running server until it has responded to a number of
+//!   requests (see [`fuzz_api`] and `docs/reliability.md`).
+
+mod fuzz_api;
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -16,9 +21,10 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("ci") => ci(),
         Some("openapi") => openapi(),
+        Some("fuzz-api") => fuzz_api::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write the OpenAPI documents in docs/openapi/ from the code"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL), then fuzz the API briefly\n  openapi   write the OpenAPI documents in docs/openapi/ from the code\n  fuzz-api  fuzz the running server with schemathesis: fuzz-api --requests N [--backend sqlite|postgres] [--seed S]"
             );
             return ExitCode::from(2);
         }
@@ -74,7 +80,12 @@ fn ci() -> Result<(), String> {
     check_postgres()?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
-    cargo(&["test", "--workspace", "--locked"])
+    cargo(&["test", "--workspace", "--locked"])?;
+    // A short, repeatable fuzzing run on SQLite with a fixed seed: about 2,700 requests in 30
+    // seconds on two cores once the server is built. Long runs are
+    // `cargo xtask fuzz-api` on their own (docs/reliability.md).
+    let fuzzing: Vec<String> = ["--requests", "1000", "--seed", "1"].map(str::to_owned).to_vec();
+    fuzz_api::run(&fuzzing)
 }
 
 fn openapi() -> Result<(), String> {

@@ -66,7 +66,8 @@ impl<'a, A: RequestAttributes, const REQUIRED: bool> ApiExtractor<'a> for JsonBo
 
     fn register(registry: &mut Registry) {
         A::register(registry);
-        registry.create_schema::<RequestEnvelope<A>, _>(A::REQUEST_SCHEMA.to_owned(), |_| envelope_schema::<A>());
+        registry
+            .create_schema::<RequestEnvelope<A>, _>(A::REQUEST_SCHEMA.to_owned(), |_| envelope_schema::<A>(REQUIRED));
     }
 
     fn request_meta() -> Option<MetaRequest> {
@@ -102,20 +103,27 @@ impl<'a, A: RequestAttributes, const REQUIRED: bool> ApiExtractor<'a> for JsonBo
     }
 }
 
-fn envelope_schema<A: RequestAttributes>() -> MetaSchema {
+/// Builds the schema of the envelope around attributes `A`. For an optional body, `data` may be
+/// left out or `null`, since [`JsonBody::attributes`] reads either as no attributes.
+fn envelope_schema<A: RequestAttributes>(body_required: bool) -> MetaSchema {
+    // No JSON type: the server never reads `data.type`, so any value is accepted, as in the
+    // reference service, and the schema must not promise that a non-string is rejected.
     let data_type = MetaSchema {
-        description: Some("The kind of request. It is not checked."),
+        description: Some(
+            "The kind of request, such as the example. It is not checked: any value, or none, is accepted.",
+        ),
         example: Some(Value::from(A::DATA_TYPE)),
-        ..MetaSchema::new("string")
+        ..MetaSchema::ANY
     };
     let data = MetaSchema {
         required: vec!["attributes"],
         properties: vec![("type", MetaSchemaRef::Inline(Box::new(data_type))), ("attributes", A::schema_ref())],
+        nullable: !body_required,
         ..MetaSchema::new("object")
     };
     MetaSchema {
         description: Some(A::DESCRIPTION),
-        required: vec!["data"],
+        required: if body_required { vec!["data"] } else { Vec::new() },
         properties: vec![("data", MetaSchemaRef::Inline(Box::new(data)))],
         ..MetaSchema::new("object")
     }

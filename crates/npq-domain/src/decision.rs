@@ -339,7 +339,9 @@ pub struct AcceptRequest {
     /// Whether the place counts against the provider's funded places; `None` when the request did
     /// not send a JSON boolean.
     pub funded_place: Option<bool>,
-    /// The schedule asked for, as sent; `None` or blank to let the service choose.
+    /// The schedule asked for, as sent; `None` to let the service choose. A blank value names no
+    /// schedule that exists, so it is an error, as the documented values are the schedules or
+    /// `null`.
     pub schedule_identifier: Option<String>,
 }
 
@@ -401,8 +403,15 @@ pub fn accept(
         ));
     }
 
-    let named = request.schedule_identifier.as_deref().map(str::trim).filter(|text| !text.is_empty());
+    let named = request.schedule_identifier.as_deref().map(str::trim);
     let schedule = match named {
+        Some("") => {
+            errors.push(error(
+                "schedule_identifier",
+                "'#/schedule_identifier' is blank. Name a schedule such as npq-leadership-autumn, or leave the attribute out (or send null) for the usual schedule.",
+            ));
+            None
+        }
         Some(text) => {
             match text.parse::<ScheduleIdentifier>().ok().and_then(|id| context.schedule(application.cohort, id)) {
                 None => {
@@ -1014,6 +1023,20 @@ mod tests {
         assert_eq!(attributes(wrong_group), ["schedule_identifier"]);
         let named = block_on(world.service.accept(provider, id, request("npq-leadership-spring"))).unwrap();
         assert_eq!(named.application.schedule, Some(ScheduleIdentifier::LeadershipSpring));
+    }
+
+    #[test]
+    fn a_blank_schedule_is_refused() {
+        let world = World::new();
+        let id = world.add(&person("Ada"), 0, Course::Headship, "2025a");
+        let provider = world.providers[0];
+        for blank in ["", "   "] {
+            let request = AcceptRequest { funded_place: Some(true), schedule_identifier: Some(blank.to_owned()) };
+            let refused = block_on(world.service.accept(provider, id, request));
+            assert_eq!(attributes(refused), ["schedule_identifier"], "{blank:?}");
+        }
+        let unnamed = AcceptRequest { funded_place: Some(true), schedule_identifier: None };
+        assert!(block_on(world.service.accept(provider, id, unnamed)).is_ok(), "no schedule named takes the default");
     }
 
     #[test]

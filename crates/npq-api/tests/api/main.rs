@@ -7,6 +7,7 @@ mod common;
 mod decisions;
 mod delivery_partners;
 mod errors_and_headers;
+mod hostile_input;
 mod list_parameters;
 mod openapi_document;
 mod operations;

@@ -1,17 +1,83 @@
 //! The OpenAPI document: the committed copy is current, and it matches the reference contract
 //! lead providers' clients were built against, apart from deliberate deviations.
+//!
+//! The conformance tests walk the reference contract: every operation it lists is served, every
+//! query parameter and request attribute it lists is accepted, and every attribute of its
+//! resources and error bodies is sent with the same JSON type. Each exception is an entry in one
+//! of the lists below, with its reason, and `docs/api-deviations.md` describes it under the
+//! heading or phrase the entry names.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
-/// Attributes whose JSON type differs from the reference contract on purpose, with the reason.
-/// `docs/api-deviations.md` lists the same ones.
-const DELIBERATE_TYPE_DEVIATIONS: &[(&str, &str)] = &[(
-    "works_as_senco",
-    "the reference contract says boolean, but the reference service sends the applicant's raw answer \
-     (yes, no_but_i_plan_to_become_one or no_i_do_not_plan_to_be_a_SENCO), so the schema says string",
-)];
+/// A place where npq's document differs from the reference contract on purpose.
+struct Deviation {
+    /// The component schema of both documents, such as `Application`.
+    schema: &'static str,
+    /// The JSON pointer below it, with `[]` for the items of an array, such as `/attributes/cohort[]`.
+    pointer: &'static str,
+    /// The JSON type the reference contract gives, and the one npq's document gives.
+    reference_type: &'static str,
+    our_type: &'static str,
+    /// Text that `docs/api-deviations.md` contains where it describes the deviation.
+    documented_as: &'static str,
+}
+
+/// Resource attributes typed differently from the reference contract. In each case the reference
+/// contract disagrees with what the reference service sends, and npq's document follows the wire.
+const RESOURCE_TYPE_DEVIATIONS: &[Deviation] = &[
+    // The reference service sends the applicant's answer as text.
+    Deviation {
+        schema: "Application",
+        pointer: "/attributes/works_as_senco",
+        reference_type: "boolean",
+        our_type: "string",
+        documented_as: "`works_as_senco` on applications",
+    },
+    // The reference service sends a boolean or null, never text.
+    Deviation {
+        schema: "ParticipantDeclaration",
+        pointer: "/attributes/has_passed",
+        reference_type: "string",
+        our_type: "boolean",
+        documented_as: "`has_passed` on declarations",
+    },
+    // The reference service sends the cohort start years as numbers.
+    Deviation {
+        schema: "DeliveryPartner",
+        pointer: "/attributes/cohort[]",
+        reference_type: "string",
+        our_type: "integer",
+        documented_as: "`cohort` on delivery partners",
+    },
+];
+
+/// Reference operations npq does not serve, as method, path and the text that
+/// `docs/api-deviations.md` contains about them.
+const UNSERVED_OPERATIONS: &[(&str, &str, &str)] = &[];
+
+/// Reference resource schemas npq's document does not have, with the text that
+/// `docs/api-deviations.md` contains about them.
+const MISSING_RESOURCES: &[(&str, &str)] = &[];
+
+/// Request attributes the reference contract lists that npq's document leaves out, as operation
+/// path, attribute and the text that `docs/api-deviations.md` contains about them.
+const UNDOCUMENTED_REQUEST_ATTRIBUTES: &[(&str, &str, &str)] = &[
+    // A partner change cannot move a declaration to another participant or milestone, so npq
+    // ignores the two attributes like any other unknown attribute.
+    (
+        "/api/v3/participant-declarations/{id}/change-delivery-partner",
+        "participant_id",
+        "`participant_id` and `declaration_type` in a delivery partner change",
+    ),
+    (
+        "/api/v3/participant-declarations/{id}/change-delivery-partner",
+        "declaration_type",
+        "`participant_id` and `declaration_type` in a delivery partner change",
+    ),
+];
 
 fn repository_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -43,6 +109,113 @@ fn resolve<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
         }
         None => schema,
     }
+}
+
+/// Follows `$ref`s, and a nullable reference written as `allOf` with one entry, to the schema
+/// itself.
+fn resolve_fully<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    let mut schema = resolve(document, schema);
+    while let Some([single]) = schema["allOf"].as_array().map(Vec::as_slice) {
+        schema = resolve(document, single);
+    }
+    schema
+}
+
+/// Returns the JSON type of every typed place in a schema, by JSON pointer from the schema, with
+/// `[]` for the items of an array. A place without a `type` is left out: it constrains nothing.
+fn json_types(document: &Value, schema: &Value) -> BTreeMap<String, String> {
+    let mut types = BTreeMap::new();
+    collect_json_types(document, schema, String::new(), &mut types);
+    types
+}
+
+fn collect_json_types(document: &Value, schema: &Value, pointer: String, types: &mut BTreeMap<String, String>) {
+    let schema = resolve_fully(document, schema);
+    if let Some(json_type) = schema["type"].as_str() {
+        types.insert(pointer.clone(), json_type.to_owned());
+    }
+    if let Some(properties) = schema["properties"].as_object() {
+        for (name, property) in properties {
+            collect_json_types(document, property, format!("{pointer}/{name}"), types);
+        }
+    }
+    if schema.get("items").is_some() {
+        collect_json_types(document, &schema["items"], format!("{pointer}[]"), types);
+    }
+}
+
+/// Returns every operation of a document as method and path, in document order.
+fn operations(document: &Value) -> Vec<(String, String)> {
+    let methods = ["get", "post", "put", "patch", "delete"];
+    document["paths"]
+        .as_object()
+        .expect("the document has paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            methods
+                .iter()
+                .filter(|method| item.get(**method).is_some())
+                .map(|method| (method.to_string(), path.clone()))
+        })
+        .collect()
+}
+
+/// Returns the attributes of an operation's request body with their JSON types. A reference body
+/// that is one of several shapes contributes the attributes of every shape.
+fn request_attributes(document: &Value, operation: &Value) -> BTreeMap<String, String> {
+    let Some(body) = operation.get("requestBody") else { return BTreeMap::new() };
+    let mut attributes = BTreeMap::new();
+    let mut shapes = vec![&body["content"]["application/json"]["schema"]];
+    while let Some(shape) = shapes.pop() {
+        let shape = resolve_fully(document, shape);
+        if let Some(alternatives) = shape["oneOf"].as_array().or_else(|| shape["anyOf"].as_array()) {
+            shapes.extend(alternatives);
+            continue;
+        }
+        let data = resolve_fully(document, &shape["properties"]["data"]);
+        let attributes_schema = resolve_fully(document, &data["properties"]["attributes"]);
+        if let Some(alternatives) = attributes_schema["oneOf"].as_array() {
+            for alternative in alternatives {
+                collect_attributes(document, resolve_fully(document, alternative), &mut attributes);
+            }
+        } else {
+            collect_attributes(document, attributes_schema, &mut attributes);
+        }
+    }
+    attributes
+}
+
+fn collect_attributes(document: &Value, schema: &Value, attributes: &mut BTreeMap<String, String>) {
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        let json_type = resolve_fully(document, property)["type"].as_str().unwrap_or_default().to_owned();
+        attributes.insert(name.clone(), json_type);
+    }
+}
+
+/// Returns the names of an operation's query parameters as clients send them. A reference
+/// parameter in the deepObject style, such as `filter` with a `cohort` property, is sent as
+/// `filter[cohort]`.
+fn query_parameters(document: &Value, operation: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for parameter in operation["parameters"].as_array().into_iter().flatten() {
+        let parameter = resolve(document, parameter);
+        if parameter["in"] != "query" {
+            continue;
+        }
+        let name = parameter["name"].as_str().expect("a parameter name");
+        let schema = resolve_fully(document, &parameter["schema"]);
+        match schema["properties"].as_object() {
+            Some(properties) if schema["type"] == "object" => {
+                names.extend(properties.keys().map(|property| format!("{name}[{property}]")));
+            }
+            _ => names.push(name.to_owned()),
+        }
+    }
+    names
+}
+
+fn deviations_page() -> String {
+    std::fs::read_to_string(repository_root().join("docs/api-deviations.md")).expect("docs/api-deviations.md exists")
 }
 
 /// Returns the attributes of the `Application` schema, in order, with their schemas.
@@ -106,7 +279,11 @@ fn application_attributes_match_reference_types() {
         let Some((_, our_schema)) = our_attributes.iter().find(|(our_name, _)| our_name == name) else {
             panic!("attribute {name} of the reference contract is missing from ours");
         };
-        if DELIBERATE_TYPE_DEVIATIONS.iter().any(|(deviation, _)| deviation == name) {
+        let pointer = format!("/attributes/{name}");
+        if RESOURCE_TYPE_DEVIATIONS
+            .iter()
+            .any(|deviation| deviation.schema == "Application" && deviation.pointer == pointer)
+        {
             continue;
         }
         assert_eq!(our_schema["type"], reference_schema["type"], "JSON type of attribute {name}");
@@ -119,16 +296,30 @@ fn application_attributes_match_reference_types() {
 
 #[test]
 fn deliberate_deviations_really_deviate() {
-    let ours = application_attributes(&our_document());
-    let reference = application_attributes(&reference_document());
-    for (name, reason) in DELIBERATE_TYPE_DEVIATIONS {
-        let ours = &ours.iter().find(|(our_name, _)| our_name == name).unwrap().1;
-        let reference = &reference.iter().find(|(reference_name, _)| reference_name == name).unwrap().1;
-        assert_ne!(ours["type"], reference["type"], "{name} is listed as a deviation ({reason}) but matches");
+    let ours = our_document();
+    let reference = reference_document();
+    let page = deviations_page();
+    for deviation in RESOURCE_TYPE_DEVIATIONS {
+        let context = format!("{}{}", deviation.schema, deviation.pointer);
+        let our_types = json_types(&ours, &ours["components"]["schemas"][deviation.schema]);
+        let reference_types = json_types(&reference, &reference["components"]["schemas"][deviation.schema]);
+        assert_eq!(
+            reference_types.get(deviation.pointer).map(String::as_str),
+            Some(deviation.reference_type),
+            "{context}"
+        );
+        assert_eq!(our_types.get(deviation.pointer).map(String::as_str), Some(deviation.our_type), "{context}");
+        assert!(page.contains(deviation.documented_as), "docs/api-deviations.md does not mention {context}");
     }
-    let deviations_page = std::fs::read_to_string(repository_root().join("docs/api-deviations.md")).unwrap();
-    for (name, _) in DELIBERATE_TYPE_DEVIATIONS {
-        assert!(deviations_page.contains(name), "docs/api-deviations.md does not mention {name}");
+    let unserved = UNSERVED_OPERATIONS.iter().map(|(method, path, documented_as)| (*method, *path, *documented_as));
+    let missing_schemas = MISSING_RESOURCES.iter().map(|(schema, documented_as)| ("schema", *schema, *documented_as));
+    let request_attributes =
+        UNDOCUMENTED_REQUEST_ATTRIBUTES.iter().map(|(path, name, documented_as)| (*path, *name, *documented_as));
+    for (first, second, documented_as) in unserved.chain(missing_schemas).chain(request_attributes) {
+        assert!(
+            page.contains(documented_as),
+            "docs/api-deviations.md does not mention {first} {second}: {documented_as:?}"
+        );
     }
 }
 
@@ -394,4 +585,134 @@ fn statement_paths_document_their_errors() {
         .filter_map(|parameter| parameter["name"].as_str())
         .collect();
     assert_eq!(names, ["filter[cohort]", "filter[updated_since]", "page[page]", "page[per_page]"]);
+}
+
+#[test]
+fn every_reference_operation_is_served() {
+    let ours = our_document();
+    let reference = reference_document();
+    let our_operations = operations(&ours);
+    for (method, path) in operations(&reference) {
+        let unserved = UNSERVED_OPERATIONS
+            .iter()
+            .any(|(other_method, other_path, _)| method == *other_method && path == *other_path);
+        let served = our_operations.contains(&(method.clone(), path.clone()));
+        if unserved {
+            assert!(
+                !served,
+                "{method} {path} is served now: remove it from UNSERVED_OPERATIONS and the deviations page"
+            );
+        } else {
+            assert!(served, "{method} {path} of the reference contract is missing from ours");
+        }
+    }
+}
+
+#[test]
+fn reference_query_parameters_are_accepted() {
+    let ours = our_document();
+    let reference = reference_document();
+    for (method, path) in operations(&reference) {
+        let Some(our_operation) = ours["paths"][&path].get(&method) else { continue };
+        let our_parameters = query_parameters(&ours, our_operation);
+        for name in query_parameters(&reference, &reference["paths"][&path][&method]) {
+            assert!(our_parameters.contains(&name), "{method} {path}: query parameter {name} is missing from ours");
+        }
+    }
+}
+
+#[test]
+fn reference_request_attributes_are_accepted() {
+    let ours = our_document();
+    let reference = reference_document();
+    for (method, path) in operations(&reference) {
+        let Some(our_operation) = ours["paths"][&path].get(&method) else { continue };
+        let our_attributes = request_attributes(&ours, our_operation);
+        for (name, reference_type) in request_attributes(&reference, &reference["paths"][&path][&method]) {
+            let context = format!("{method} {path}: request attribute {name}");
+            let undocumented = UNDOCUMENTED_REQUEST_ATTRIBUTES
+                .iter()
+                .any(|(other_path, other_name, _)| path == *other_path && name == *other_name);
+            match our_attributes.get(&name) {
+                Some(_) if undocumented => {
+                    panic!("{context} is documented now: remove it from UNDOCUMENTED_REQUEST_ATTRIBUTES")
+                }
+                Some(our_type) => assert_eq!(our_type, &reference_type, "{context}: JSON type"),
+                None => assert!(undocumented, "{context} is missing from ours"),
+            }
+        }
+    }
+}
+
+#[test]
+fn resource_attributes_have_reference_types() {
+    let ours = our_document();
+    let reference = reference_document();
+    let resources =
+        ["Application", "Participant", "ParticipantOutcome", "ParticipantDeclaration", "DeliveryPartner", "Statement"];
+    for resource in resources {
+        let reference_schema = &reference["components"]["schemas"][resource];
+        assert!(reference_schema.is_object(), "the reference contract has no {resource} schema");
+        let our_schema = &ours["components"]["schemas"][resource];
+        if MISSING_RESOURCES.iter().any(|(missing, _)| *missing == resource) {
+            assert!(our_schema.is_null(), "{resource} is documented now: remove it from MISSING_RESOURCES");
+            continue;
+        }
+        let our_types = json_types(&ours, our_schema);
+        for (pointer, reference_type) in json_types(&reference, reference_schema) {
+            let context = format!("{resource}{pointer}");
+            let our_type = our_types
+                .get(&pointer)
+                .unwrap_or_else(|| panic!("{context} of the reference contract is missing from ours"));
+            let deviation = RESOURCE_TYPE_DEVIATIONS
+                .iter()
+                .find(|deviation| deviation.schema == resource && deviation.pointer == pointer);
+            match deviation {
+                Some(deviation) => assert_eq!(our_type, deviation.our_type, "{context}: the listed deviation"),
+                None => assert_eq!(our_type, &reference_type, "{context}: JSON type"),
+            }
+        }
+    }
+}
+
+#[test]
+fn error_bodies_have_reference_shapes() {
+    let ours = our_document();
+    let reference = reference_document();
+    for schema in ["UnauthorisedResponse", "NotFoundResponse", "BadRequestResponse", "UnprocessableEntityResponse"] {
+        let reference_types = json_types(&reference, &reference["components"]["schemas"][schema]);
+        let our_types = json_types(&ours, &ours["components"]["schemas"][schema]);
+        assert!(!reference_types.is_empty(), "the reference contract has no {schema} schema");
+        for (pointer, reference_type) in reference_types {
+            assert_eq!(our_types.get(&pointer), Some(&reference_type), "{schema}{pointer}");
+        }
+    }
+}
+
+/// Every status the reference contract documents for an operation is documented by ours, with a
+/// body of the same shape. Attributes are left to [`resource_attributes_have_reference_types`],
+/// so a deviation listed there is not reported twice.
+#[test]
+fn operation_responses_have_reference_shapes() {
+    let ours = our_document();
+    let reference = reference_document();
+    for (method, path) in operations(&reference) {
+        let Some(our_operation) = ours["paths"][&path].get(&method) else { continue };
+        let reference_responses = reference["paths"][&path][&method]["responses"].as_object().expect("responses");
+        for (status, reference_response) in reference_responses {
+            let context = format!("{method} {path} {status}");
+            let our_response = &our_operation["responses"][status];
+            assert!(our_response.is_object(), "{context} is not documented by ours");
+            let body_types = |document: &Value, response: &Value| {
+                let schema = &resolve(document, response)["content"]["application/json"]["schema"];
+                let mut types = json_types(document, schema);
+                types.retain(|pointer, _| !pointer.contains("/attributes/"));
+                types
+            };
+            let our_types = body_types(&ours, our_response);
+            for (pointer, reference_type) in body_types(&reference, reference_response) {
+                assert_eq!(our_types.get(&pointer), Some(&reference_type), "{context}: body{pointer}");
+            }
+        }
+    }
 }
