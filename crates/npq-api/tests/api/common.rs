@@ -149,6 +149,7 @@ impl Fixture {
             registrations: RegistrationService::new(registrations, clock.clone()),
             delivery_partners: DeliveryPartnerService::new(delivery_partners),
             declarations: DeclarationService::new(declarations, clock),
+            cursor_key: npq_domain::cursor::CursorKey::derive(&token_key()),
         };
         let client = TestClient::new(npq_api::routes(state).map_to_response().boxed());
         Self { store, provider, other_provider, client }
