@@ -3,6 +3,10 @@
 //! - `ci`: formatting, lints and the whole test suite on SQLite and PostgreSQL; the command CI runs.
 //! - `openapi`: writes the OpenAPI documents to `docs/openapi/`: `v3.json` for lead providers and
 //!   `admin-v1.json` for DfE staff and `registration-v1.json` for the registration front end.
+//! - `bench [--applications N] [--backend sqlite|postgres|both] [--quick]`: the benchmark, whose
+//!   report goes to `target/bench/` (see `docs/performance.md`).
+
+mod bench;
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -16,9 +20,13 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("ci") => ci(),
         Some("openapi") => openapi(),
+        Some("bench") => {
+            let arguments: Vec<String> = std::env::args().skip(2).collect();
+            bench::parse_options(&arguments).and_then(|options| bench::run(&options))
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write the OpenAPI documents in docs/openapi/ from the code"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL)\n  openapi   write the OpenAPI documents in docs/openapi/ from the code\n  bench     measure the server against its speed targets: [--applications N] [--backend sqlite|postgres|both] [--quick]"
             );
             return ExitCode::from(2);
         }
