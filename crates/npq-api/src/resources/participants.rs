@@ -348,7 +348,7 @@ impl ParticipantsApi {
         let id = participant_id(&id.0)?;
         match state.participants.show(caller.0, id).await? {
             ParticipantLookup::Found(view) => {
-                Ok(ShowParticipantResponse::Ok(Json(ParticipantResponse { data: view.into() })))
+                Ok(ShowParticipantResponse::Ok(Json(ParticipantResponse { data: (*view).into() })))
             }
             ParticipantLookup::Retired(changes) => Err(ApiError::ParticipantIdChanged(changes).into()),
         }
