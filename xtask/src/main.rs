@@ -6,7 +6,10 @@
 //!   `admin-v1.json` for DfE staff and `registration-v1.json` for the registration front end.
 //! - `fuzz-api`: runs schemathesis against a running server until it has responded to a number of
 //!   requests (see [`fuzz_api`] and `docs/reliability.md`).
+//! - `bench [--applications N] [--backend sqlite|postgres|both] [--quick]`: the benchmark, whose
+//!   report goes to `target/bench/` (see `docs/performance.md`).
 
+mod bench;
 mod fuzz_api;
 
 use std::net::{TcpStream, ToSocketAddrs};
@@ -22,9 +25,13 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("openapi") => openapi(),
         Some("fuzz-api") => fuzz_api::run(&std::env::args().skip(2).collect::<Vec<_>>()),
+        Some("bench") => {
+            let arguments: Vec<String> = std::env::args().skip(2).collect();
+            bench::parse_options(&arguments).and_then(|options| bench::run(&options))
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL), then fuzz the API briefly\n  openapi   write the OpenAPI documents in docs/openapi/ from the code\n  fuzz-api  fuzz the running server with schemathesis: fuzz-api --requests N [--backend sqlite|postgres] [--seed S]"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci        check formatting, run clippy and every test (SQLite and PostgreSQL), then fuzz the API briefly\n  openapi   write the OpenAPI documents in docs/openapi/ from the code\n  fuzz-api  fuzz the running server with schemathesis: fuzz-api --requests N [--backend sqlite|postgres] [--seed S]\n  bench     measure the server against its speed targets: [--applications N] [--backend sqlite|postgres|both] [--quick]"
             );
             return ExitCode::from(2);
         }

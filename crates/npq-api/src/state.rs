@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use npq_domain::auth::TokenKey;
+use npq_domain::cursor::CursorKey;
 use npq_domain::declaration_service::DeclarationService;
 use npq_domain::ports::{
     ApplicationRepository, Clock, DecisionStore, DeclarationStore, DeliveryPartnerRepository, LeadProviderRepository,
@@ -55,6 +56,8 @@ pub struct ApiState {
     pub delivery_partners: DeliveryPartnerService<Arc<dyn DeliveryPartnerRepository>>,
     pub declarations: DeclarationService<Arc<dyn DeclarationBackend>, Arc<dyn Clock>>,
     pub statements: StatementService<Arc<dyn StatementStore>, Arc<dyn Clock>>,
+    /// The key that signs list cursors (`page[cursor]`), derived from the token key.
+    pub cursor_key: CursorKey,
 }
 
 impl ApiState {
@@ -83,6 +86,7 @@ impl ApiState {
         let delivery_partners: Arc<dyn DeliveryPartnerRepository> = Arc::new(store);
         Self {
             applications: ApplicationService::new(applications),
+            cursor_key: CursorKey::derive(&key),
             tokens: TokenService::new(tokens, key, clock.clone()),
             decisions: DecisionService::new(decisions, clock.clone()),
             participants: ParticipantService::new(participants, clock.clone()),

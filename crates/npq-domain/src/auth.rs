@@ -65,6 +65,14 @@ impl TokenKey {
         Ok(Self(mac.finalize().into_bytes().into()))
     }
 
+    /// Derives a key for another purpose from the token key, so one server secret keys both
+    /// without one key revealing the other.
+    pub(crate) fn derive_subkey(&self, purpose: &[u8]) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts a key of any length");
+        mac.update(purpose);
+        mac.finalize().into_bytes().into()
+    }
+
     /// Computes the digest stored for `token`.
     pub fn digest(&self, token: &str) -> TokenDigest {
         // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.

@@ -19,7 +19,7 @@ use crate::error::FieldError;
 use crate::ids::{
     ApplicationId, DeclarationId, DeliveryPartnerId, LeadProviderId, OutcomeId, ParticipantId, StatementId,
 };
-use crate::listing::{CohortSelector, PageRequest, Sort};
+use crate::listing::{CohortSelector, ListPosition, PageRequest, Sort};
 use crate::participant::{ParticipantIdChange, retired_participant_error};
 use crate::person::Person;
 use crate::schedule::{DeclarationType, Schedule};
@@ -773,6 +773,8 @@ pub struct DeclarationQuery {
     pub filter: DeclarationFilter,
     pub sort: Sort,
     pub page: PageRequest,
+    /// In a cursor walk, only declarations after this position (see [`ListPosition`]).
+    pub after: Option<ListPosition>,
 }
 
 /// A page of a participant outcome list, oldest first.

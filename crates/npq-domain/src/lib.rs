@@ -16,6 +16,7 @@ pub mod application;
 pub mod auth;
 pub mod cohort;
 pub mod course;
+pub mod cursor;
 pub mod decision;
 pub mod declaration;
 pub mod declaration_actions;

@@ -29,6 +29,22 @@ pub enum ListParameterError {
         "'#/cohort' must be cohort start years separated by commas, such as 2023,2024, or cohort identifiers such as 2026b; '{0}' is neither"
     )]
     InvalidCohort(String),
+    #[error(
+        "page[cursor] is not a cursor that this list returned, or it was changed: start again with an empty page[cursor]= or send meta.next_cursor from the last response unchanged"
+    )]
+    InvalidCursor,
+    #[error(
+        "page[cursor] was returned for sort={cursor_sort}, but this request has sort={request_sort}: send the sort the walk started with, or start again with an empty page[cursor]="
+    )]
+    CursorSortChanged { cursor_sort: &'static str, request_sort: &'static str },
+    #[error(
+        "page[cursor] walks a list oldest first by one column: send sort=created_at, sort=updated_at or no sort with it"
+    )]
+    CursorSortUnsupported,
+    #[error(
+        "page[cursor] and page[page] cannot be combined: send page[cursor] with page[per_page] only, or leave out page[cursor] to use page numbers"
+    )]
+    CursorWithPageNumber,
 }
 
 /// One page of a list: which page, and how many records on it.
@@ -112,6 +128,14 @@ pub enum SortField {
 }
 
 impl SortField {
+    /// Returns the column name as clients send it in `sort`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+        }
+    }
+
     fn parse(name: &str) -> Option<Self> {
         match name {
             "created_at" => Some(Self::CreatedAt),
@@ -156,6 +180,27 @@ impl Sort {
     pub fn keys(&self) -> &[SortKey] {
         &self.0
     }
+
+    /// Returns the column of a sort that a cursor walk can follow: one column, ascending.
+    pub fn cursor_field(&self) -> Result<SortField, ListParameterError> {
+        match self.0.as_slice() {
+            [SortKey { field, direction: Direction::Ascending }] => Ok(*field),
+            _ => Err(ListParameterError::CursorSortUnsupported),
+        }
+    }
+}
+
+/// Where a cursor walk resumes: after the record with this value of the sort column and this
+/// public id, in the order of the sort column and then insertion order.
+///
+/// The store finds the record's place in insertion order from `id`. The sort value is the one the
+/// client saw, so a record updated since it was returned does not move the walk forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListPosition {
+    /// The sort column's value of the last record returned, to the microsecond.
+    pub sort_value: Timestamp,
+    /// The public id of the last record returned.
+    pub id: uuid::Uuid,
 }
 
 /// Parses the text of a `sort` parameter into fields and directions, in order: names separated by
@@ -368,6 +413,9 @@ pub struct ApplicationQuery {
     pub filter: ApplicationFilter,
     pub sort: Sort,
     pub page: PageRequest,
+    /// In a cursor walk, only records after this position; the sort is then one ascending
+    /// column and `page` is the first page.
+    pub after: Option<ListPosition>,
 }
 
 /// A request for one page of the delivery partners a lead provider works with.

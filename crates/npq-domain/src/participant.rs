@@ -8,7 +8,7 @@ use crate::course::Course;
 use crate::decision::{Actor, DecisionContext, HistoryEntry, HistoryField, Outcome, change_training};
 use crate::error::{DomainError, FieldError};
 use crate::ids::{LeadProviderId, ParticipantId};
-use crate::listing::{PageRequest, Sort};
+use crate::listing::{ListPosition, PageRequest, Sort, SortField};
 use crate::person::Person;
 use crate::schedule::{Schedule, ScheduleIdentifier};
 use crate::training::{DeferralReason, TrainingChange, WithdrawalReason};
@@ -53,6 +53,27 @@ pub struct ParticipantRecord {
     pub id_changes: Vec<ParticipantIdChange>,
     /// When anything the lead provider sees about the participant last changed.
     pub updated_at: Timestamp,
+    /// The values the participant list is sorted on, which a cursor records.
+    pub sort_values: ParticipantSortValues,
+}
+
+/// The values of the sort columns of the participant list for one participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParticipantSortValues {
+    /// When the person became the lead provider's participant.
+    pub created_at: Timestamp,
+    /// The `updated_at` the list sorts on.
+    pub updated_at: Timestamp,
+}
+
+impl ParticipantSortValues {
+    /// Returns the value of one sort column.
+    pub fn get(&self, field: SortField) -> Timestamp {
+        match field {
+            SortField::CreatedAt => self.created_at,
+            SortField::UpdatedAt => self.updated_at,
+        }
+    }
 }
 
 /// A participant as a lead provider sees it.
@@ -62,6 +83,7 @@ pub struct ParticipantView {
     pub enrolments: Vec<Enrolment>,
     pub id_changes: Vec<ParticipantIdChange>,
     pub updated_at: Timestamp,
+    pub sort_values: ParticipantSortValues,
 }
 
 fn latest_detail(
@@ -115,7 +137,13 @@ impl ParticipantView {
                 Some(FromParticipant::NoMatch) => false,
             })
             .collect();
-        Self { person: record.person, enrolments, id_changes, updated_at: record.updated_at }
+        Self {
+            person: record.person,
+            enrolments,
+            id_changes,
+            updated_at: record.updated_at,
+            sort_values: record.sort_values,
+        }
     }
 }
 
@@ -138,6 +166,8 @@ pub struct ParticipantQuery {
     /// the participant's `updated_at`.
     pub sort: Sort,
     pub page: PageRequest,
+    /// In a cursor walk, only participants after this position (see [`ListPosition`]).
+    pub after: Option<ListPosition>,
 }
 
 /// Parses `filter[training_status]`. A value that names no training status is a 422 that lists

@@ -419,7 +419,7 @@ impl<S: DecisionStore + ApplicationRepository, C: Clock> DecisionService<S, C> {
 /// The result of looking up a participant by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParticipantLookup {
-    Found(ParticipantView),
+    Found(Box<ParticipantView>),
     /// DfE merged this account into another: the change that retired the id comes first, then
     /// every change into the account that replaced it.
     Retired(Vec<ParticipantIdChange>),
@@ -461,7 +461,7 @@ impl<S: ParticipantRepository + DecisionStore, C: Clock> ParticipantService<S, C
             return Ok(ParticipantLookup::Retired(changes));
         }
         let record = self.store.find_participant(lead_provider, id).await?.ok_or(DomainError::NotFound)?;
-        Ok(ParticipantLookup::Found(ParticipantView::new(record, &ParticipantFilter::default())))
+        Ok(ParticipantLookup::Found(Box::new(ParticipantView::new(record, &ParticipantFilter::default()))))
     }
 
     /// Finds the enrolment an action applies to, or why there is none.

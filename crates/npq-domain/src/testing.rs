@@ -25,10 +25,13 @@ use crate::identifiers::{OfstedUrn, SchoolUrn};
 use crate::ids::{
     ApiTokenId, ApplicationId, DeclarationId, DeliveryPartnerId, LeadProviderId, OutcomeId, ParticipantId, StatementId,
 };
-use crate::listing::{ApplicationQuery, DeliveryPartnerQuery, DeliveryPartnerSortField, Direction, SortField};
+use crate::listing::{
+    ApplicationQuery, DeliveryPartnerQuery, DeliveryPartnerSortField, Direction, ListPosition, SortField,
+};
 use crate::network::AllowList;
 use crate::participant::{
     FromParticipant, MergeContext, MergeOutcome, ParticipantIdChange, ParticipantQuery, ParticipantRecord,
+    ParticipantSortValues,
 };
 use crate::payment::{Adjustment, ContractTerms, DeclarationPayment};
 use crate::person::Person;
@@ -416,8 +419,22 @@ impl DeclarationStore for MemoryStore {
     ) -> Result<Vec<Declaration>, StoreError> {
         let declarations = self.stored_declarations.lock().map(|rows| rows.clone()).unwrap_or_default();
         let filter = &query.filter;
+        let field = query.sort.keys().first().map_or(SortField::CreatedAt, |key| key.field);
+        let value_of = |declaration: &Declaration| match field {
+            SortField::CreatedAt => declaration.created_at,
+            SortField::UpdatedAt => declaration.updated_at,
+        };
+        // NOTE: in page mode this list keeps insertion order whatever `sort` says; only a cursor
+        // walk sorts it, by one column and then insertion order.
+        let mut declarations: Vec<(usize, Declaration)> = declarations.into_iter().enumerate().collect();
+        if let Some(after) = query.after {
+            let after_index = declarations.iter().position(|(_, declaration)| declaration.id.as_uuid() == after.id);
+            declarations.retain(|(index, declaration)| is_after(after, after_index, value_of(declaration), *index));
+            declarations.sort_by_key(|(index, declaration)| (value_of(declaration), *index));
+        }
         Ok(declarations
             .into_iter()
+            .map(|(_, declaration)| declaration)
             .filter(|declaration| self.sees(lead_provider, declaration))
             .filter(|declaration| {
                 filter
@@ -601,6 +618,18 @@ impl ApplicationRepository for MemoryStore {
             }
             left_index.cmp(right_index)
         });
+        if let Some(after) = query.after {
+            let field = query.sort.keys().first().map_or(SortField::CreatedAt, |key| key.field);
+            let after_index =
+                self.applications().iter().position(|(application, _)| application.id.as_uuid() == after.id);
+            rows.retain(|(index, (application, _))| {
+                let value = match field {
+                    SortField::CreatedAt => application.created_at,
+                    SortField::UpdatedAt => application.updated_at,
+                };
+                is_after(after, after_index, value, *index)
+            });
+        }
         let offset = usize::try_from(query.page.offset()).unwrap_or(usize::MAX);
         let per_page = usize::try_from(query.page.per_page()).unwrap_or(usize::MAX);
         Ok(rows.into_iter().skip(offset).take(per_page).map(|(_, row)| row).collect())
@@ -887,7 +916,8 @@ impl MemoryStore {
             .unwrap_or_default();
         id_changes.reverse();
         let updated_at = entry.updated_at.max(person.updated_at);
-        Some(ParticipantRecord { person, applications, training_history, id_changes, updated_at })
+        let sort_values = ParticipantSortValues { created_at: entry.created_at, updated_at };
+        Some(ParticipantRecord { person, applications, training_history, id_changes, updated_at, sort_values })
     }
 }
 
@@ -935,6 +965,12 @@ impl ParticipantRepository for MemoryStore {
             }
             left_index.cmp(right_index)
         });
+        if let Some(after) = query.after {
+            let field = query.sort.keys().first().map_or(SortField::CreatedAt, |key| key.field);
+            let after_index =
+                self.participant_entries(lead_provider).iter().position(|entry| entry.person.as_uuid() == after.id);
+            records.retain(|(index, _, record)| is_after(after, after_index, record.sort_values.get(field), *index));
+        }
         let offset = usize::try_from(query.page.offset()).unwrap_or(usize::MAX);
         let per_page = usize::try_from(query.page.per_page()).unwrap_or(usize::MAX);
         Ok(records.into_iter().skip(offset).take(per_page).map(|(_, _, record)| record).collect())
@@ -1427,5 +1463,15 @@ pub fn application(person: &Person, lead_provider: LeadProviderId, created_at: T
         senco_start_date: None,
         created_at,
         updated_at: created_at,
+    }
+}
+
+/// Returns whether a record with this sort value and insertion index comes after a cursor
+/// position, whose record is at `after_index` in insertion order (`None` when it no longer exists,
+/// in which case only later sort values follow).
+fn is_after(after: ListPosition, after_index: Option<usize>, value: Timestamp, index: usize) -> bool {
+    match after_index {
+        Some(after_index) => (value, index) > (after.sort_value, after_index),
+        None => value > after.sort_value,
     }
 }

@@ -84,6 +84,13 @@ fn applications_of(provider_id: i64) -> SelectStatement {
         .to_owned()
 }
 
+fn declaration_sort_column(field: SortField) -> declaration::Column {
+    match field {
+        SortField::CreatedAt => declaration::Column::CreatedAt,
+        SortField::UpdatedAt => declaration::Column::UpdatedAt,
+    }
+}
+
 /// Declarations a lead provider can read: those it made and those on applications it owns now.
 fn visible_to(provider_id: i64) -> Condition {
     Condition::any()
@@ -773,11 +780,20 @@ impl DeclarationStore for Store {
                 .to_owned();
             select = select.filter(declaration::Column::DeliveryPartnerId.in_subquery(partner_ids));
         }
+        if let Some(after) = query.after {
+            let column = declaration_sort_column(crate::keyset::cursor_field(&query.sort));
+            let after_row: Option<i64> = declaration::Entity::find()
+                .select_only()
+                .column(declaration::Column::Id)
+                .filter(declaration::Column::PublicId.eq(after.id))
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(to_store_error)?;
+            select = select.filter(crate::keyset::after(column, declaration::Column::Id, after.sort_value, after_row));
+        }
         for key in query.sort.keys() {
-            let column = match key.field {
-                SortField::CreatedAt => declaration::Column::CreatedAt,
-                SortField::UpdatedAt => declaration::Column::UpdatedAt,
-            };
+            let column = declaration_sort_column(key.field);
             let order = match key.direction {
                 Direction::Ascending => Order::Asc,
                 Direction::Descending => Order::Desc,

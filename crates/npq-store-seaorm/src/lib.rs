@@ -13,6 +13,7 @@ mod delivery_partners;
 pub mod entity;
 mod error;
 mod health;
+mod keyset;
 pub mod migration;
 mod networks;
 mod participants;

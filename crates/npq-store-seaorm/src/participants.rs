@@ -8,7 +8,9 @@ use npq_domain::application::{ApplicationStatus, TrainingStatus};
 use npq_domain::decision::{Actor, HistoryEntry, HistoryField};
 use npq_domain::ids::{ApplicationId, LeadProviderId, ParticipantId};
 use npq_domain::listing::{Direction, SortField};
-use npq_domain::participant::{FromParticipant, ParticipantIdChange, ParticipantQuery, ParticipantRecord};
+use npq_domain::participant::{
+    FromParticipant, ParticipantIdChange, ParticipantQuery, ParticipantRecord, ParticipantSortValues,
+};
 use npq_domain::ports::ParticipantRepository;
 use npq_domain::{StoreError, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
@@ -232,6 +234,7 @@ impl Store {
                 training_history,
                 id_changes: changes_by_person.remove(&row.person_id).unwrap_or_default(),
                 updated_at: Ord::max(row.updated_at, person_row.updated_at),
+                sort_values: ParticipantSortValues { created_at: row.created_at, updated_at: row.updated_at },
             });
         }
         Ok(records)
@@ -293,11 +296,29 @@ impl ParticipantRepository for Store {
                 ));
             }
         }
+        if let Some(after) = query.after {
+            let column = participant_sort_column(crate::keyset::cursor_field(&query.sort));
+            let after_row: Option<i64> = participant::Entity::find()
+                .select_only()
+                .column(participant::Column::Id)
+                .filter(participant::Column::LeadProviderId.eq(provider_id))
+                .filter(
+                    participant::Column::PersonId.in_subquery(
+                        Query::select()
+                            .column(person::Column::Id)
+                            .from(person::Entity)
+                            .and_where(Expr::col(person::Column::PublicId).eq(after.id))
+                            .to_owned(),
+                    ),
+                )
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(to_store_error)?;
+            select = select.filter(crate::keyset::after(column, participant::Column::Id, after.sort_value, after_row));
+        }
         for key in query.sort.keys() {
-            let column = match key.field {
-                SortField::CreatedAt => participant::Column::CreatedAt,
-                SortField::UpdatedAt => participant::Column::UpdatedAt,
-            };
+            let column = participant_sort_column(key.field);
             let order = match key.direction {
                 Direction::Ascending => Order::Asc,
                 Direction::Descending => Order::Desc,
@@ -521,6 +542,13 @@ async fn add_missing_for<C: ConnectionTrait>(db: &C, person_id: i64) -> Result<(
     );
     db.execute_raw(statement).await.map_err(to_store_error)?;
     Ok(())
+}
+
+fn participant_sort_column(field: SortField) -> participant::Column {
+    match field {
+        SortField::CreatedAt => participant::Column::CreatedAt,
+        SortField::UpdatedAt => participant::Column::UpdatedAt,
+    }
 }
 
 const ADD_MISSING_FOR_PERSON: &str = "INSERT INTO participants (person_id, lead_provider_id, created_at, updated_at) \

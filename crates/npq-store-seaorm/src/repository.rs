@@ -140,11 +140,20 @@ impl ApplicationRepository for Store {
                 ),
             );
         }
+        if let Some(after) = query.after {
+            let column = sort_column(crate::keyset::cursor_field(&query.sort));
+            let after_row: Option<i64> = application::Entity::find()
+                .select_only()
+                .column(application::Column::Id)
+                .filter(application::Column::PublicId.eq(after.id))
+                .into_tuple()
+                .one(&self.db)
+                .await
+                .map_err(to_store_error)?;
+            select = select.filter(crate::keyset::after(column, application::Column::Id, after.sort_value, after_row));
+        }
         for key in query.sort.keys() {
-            let column = match key.field {
-                SortField::CreatedAt => application::Column::CreatedAt,
-                SortField::UpdatedAt => application::Column::UpdatedAt,
-            };
+            let column = sort_column(key.field);
             let order = match key.direction {
                 Direction::Ascending => Order::Asc,
                 Direction::Descending => Order::Desc,
@@ -225,6 +234,13 @@ impl ApplicationRepository for Store {
                 })
             })
             .collect()
+    }
+}
+
+fn sort_column(field: SortField) -> application::Column {
+    match field {
+        SortField::CreatedAt => application::Column::CreatedAt,
+        SortField::UpdatedAt => application::Column::UpdatedAt,
     }
 }
 

@@ -6,10 +6,11 @@ use npq_domain::application::{
     ReasonForRejection, SencoInRole,
 };
 use npq_domain::course::Course;
+use npq_domain::cursor::CursorList;
 use npq_domain::ids::{ApplicationId, LeadProviderId};
 use npq_domain::listing::{
-    ApplicationFilter, ApplicationQuery, ListParameterError, parse_cohort_filter, parse_participant_id_filter,
-    parse_timestamp_filter,
+    ApplicationFilter, ApplicationQuery, ListParameterError, ListPosition, SortField, parse_cohort_filter,
+    parse_participant_id_filter, parse_timestamp_filter,
 };
 use npq_domain::schedule::ScheduleIdentifier;
 use poem::Request;
@@ -22,7 +23,7 @@ use uuid::Uuid;
 use crate::auth::LeadProviderAuth;
 use crate::body::{OptionalBody, RequiredBody};
 use crate::error::{ActionErrors, ApiError, Failure, ListErrors, ShowErrors};
-use crate::listing::{ListRequest, parse_page, parse_sort};
+use crate::listing::{CursorMeta, ListRequest, PagingParameters, parse_paging, parse_sort};
 use crate::resources::ApiTags;
 use crate::resources::application_decisions::{
     AcceptAttributes, ChangeFundedPlaceAttributes, accept_request, funded_place,
@@ -188,6 +189,9 @@ pub struct ApplicationResponse {
 #[derive(Debug, Clone, PartialEq, Object)]
 pub struct ApplicationsResponse {
     pub data: Vec<ApplicationResource>,
+    /// Only in a cursor walk (`page[cursor]`): the cursor of the next page.
+    #[oai(skip_serializing_if_is_none)]
+    pub meta: Option<CursorMeta>,
 }
 
 #[derive(ApiResponse)]
@@ -280,6 +284,14 @@ impl ApplicationsApi {
         /// return 1000.
         #[oai(name = "page[per_page]")]
         per_page: Query<Option<String>>,
+        /// A cursor walk instead of page numbers: send `page[cursor]=` (empty) for the first page,
+        /// then `meta.next_cursor` of each response, until a page comes back empty. Every page
+        /// costs the same however deep the walk is. In `created_at` order the walk returns each
+        /// application once; in `updated_at` order an application changed during the walk comes
+        /// back again later. Keep the last cursor to poll for changes. Works with no `sort`,
+        /// `sort=created_at` or `sort=updated_at`, and not with `page[page]`.
+        #[oai(name = "page[cursor]")]
+        cursor: Query<Option<String>>,
     ) -> Result<ListApplicationsResponse, Failure<ListErrors>> {
         let list_request = ListRequest::from_request(request)?;
         list_request.reject_nested_filter("cohort", ListParameterError::InvalidCohort)?;
@@ -298,15 +310,26 @@ impl ApplicationsApi {
             participant_ids: parse_participant_id_filter("participant_id", participant_id.0.as_deref())
                 .map_err(ApiError::from)?,
         };
-        let query = ApplicationQuery {
-            filter,
-            sort: parse_sort(sort.0.as_deref()),
-            page: parse_page(page.0.as_deref(), per_page.0.as_deref())?,
-        };
+        let sort = parse_sort(sort.0.as_deref());
+        let parameters =
+            PagingParameters { cursor: cursor.0.as_deref(), page: page.0.as_deref(), per_page: per_page.0.as_deref() };
+        let paging = parse_paging(&state.cursor_key, CursorList::Applications, parameters, &sort)?;
+        let after = paging.cursor.as_ref().and_then(|walk| walk.after);
+        let query = ApplicationQuery { filter, sort, page: paging.page, after };
 
         let views = state.applications.list(caller.0, &query).await?;
+        let meta = paging.cursor.map(|walk| {
+            let last = views.last().map(|view| ListPosition {
+                sort_value: match walk.field() {
+                    SortField::CreatedAt => view.application.created_at,
+                    SortField::UpdatedAt => view.application.updated_at,
+                },
+                id: view.application.id.as_uuid(),
+            });
+            walk.meta(&state.cursor_key, last)
+        });
         let data = views.into_iter().map(ApplicationResource::from).collect();
-        Ok(ListApplicationsResponse::Ok(Json(ApplicationsResponse { data })))
+        Ok(ListApplicationsResponse::Ok(Json(ApplicationsResponse { data, meta })))
     }
 
     /// Get one application

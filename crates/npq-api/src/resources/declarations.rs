@@ -1,13 +1,15 @@
 //! The participant declaration resource: your claims that a participant reached a milestone,
 //! which lead to payment.
 
+use npq_domain::cursor::CursorList;
 use npq_domain::declaration::HasPassedInput;
 use npq_domain::declaration_actions::{
     Declaration, DeclarationFilter, DeclarationQuery, DeclarationRequest, PartnerChangeRequest,
 };
 use npq_domain::ids::{DeclarationId, DeliveryPartnerId};
 use npq_domain::listing::{
-    ListParameterError, parse_cohort_filter, parse_participant_id_filter, parse_timestamp_filter,
+    ListParameterError, ListPosition, SortField, parse_cohort_filter, parse_participant_id_filter,
+    parse_timestamp_filter,
 };
 use poem::Request;
 use poem::web::Data;
@@ -20,7 +22,7 @@ use uuid::Uuid;
 use crate::auth::LeadProviderAuth;
 use crate::body::{RequestAttributes, RequiredBody};
 use crate::error::{ApiError, DeclarationChangeErrors, DeclarationCreateErrors, Failure, ListErrors, ShowErrors};
-use crate::listing::{ListRequest, parse_page, parse_sort};
+use crate::listing::{CursorMeta, ListRequest, PagingParameters, parse_paging, parse_sort};
 use crate::resources::ApiTags;
 use crate::resources::participant_actions::text_as_sent;
 use crate::state::ApiState;
@@ -138,6 +140,9 @@ pub struct DeclarationResponse {
 #[oai(rename = "ParticipantDeclarationsResponse")]
 pub struct DeclarationsResponse {
     pub data: Vec<DeclarationResource>,
+    /// Only in a cursor walk (`page[cursor]`): the cursor of the next page.
+    #[oai(skip_serializing_if_is_none)]
+    pub meta: Option<CursorMeta>,
 }
 
 /// The attributes of a new declaration.
@@ -268,6 +273,14 @@ impl DeclarationsApi {
         /// return 1000.
         #[oai(name = "page[per_page]")]
         per_page: Query<Option<String>>,
+        /// A cursor walk instead of page numbers: send `page[cursor]=` (empty) for the first page,
+        /// then `meta.next_cursor` of each response, until a page comes back empty. Every page
+        /// costs the same however deep the walk is. In `created_at` order the walk returns each
+        /// declaration once; in `updated_at` order a declaration changed during the walk comes
+        /// back again later. Keep the last cursor to poll for changes. Works with no `sort`,
+        /// `sort=created_at` or `sort=updated_at`, and not with `page[page]`.
+        #[oai(name = "page[cursor]")]
+        cursor: Query<Option<String>>,
     ) -> Result<ListDeclarationsResponse, Failure<ListErrors>> {
         let list_request = ListRequest::from_request(request)?;
         list_request.reject_nested_filter("cohort", ListParameterError::InvalidCohort)?;
@@ -288,14 +301,26 @@ impl DeclarationsApi {
                 .map_err(ApiError::from)?
                 .map(|ids| ids.into_iter().map(|id| DeliveryPartnerId::from_uuid(id.as_uuid())).collect()),
         };
-        let query = DeclarationQuery {
-            filter,
-            sort: parse_sort(sort.0.as_deref()),
-            page: parse_page(page.0.as_deref(), per_page.0.as_deref())?,
-        };
+        let sort = parse_sort(sort.0.as_deref());
+        let parameters =
+            PagingParameters { cursor: cursor.0.as_deref(), page: page.0.as_deref(), per_page: per_page.0.as_deref() };
+        let paging = parse_paging(&state.cursor_key, CursorList::Declarations, parameters, &sort)?;
+        let after = paging.cursor.as_ref().and_then(|walk| walk.after);
+        let query = DeclarationQuery { filter, sort, page: paging.page, after };
+
         let declarations = state.declarations.list(caller.0, &query).await?;
+        let meta = paging.cursor.map(|walk| {
+            let last = declarations.last().map(|declaration| ListPosition {
+                sort_value: match walk.field() {
+                    SortField::CreatedAt => declaration.created_at,
+                    SortField::UpdatedAt => declaration.updated_at,
+                },
+                id: declaration.id.as_uuid(),
+            });
+            walk.meta(&state.cursor_key, last)
+        });
         let data = declarations.into_iter().map(DeclarationResource::from).collect();
-        Ok(ListDeclarationsResponse::Ok(Json(DeclarationsResponse { data })))
+        Ok(ListDeclarationsResponse::Ok(Json(DeclarationsResponse { data, meta })))
     }
 
     /// Submit a declaration

@@ -3,8 +3,9 @@
 
 use npq_domain::application::TrainingStatus;
 use npq_domain::course::Course;
+use npq_domain::cursor::CursorList;
 use npq_domain::ids::ParticipantId;
-use npq_domain::listing::{ListParameterError, parse_timestamp_filter};
+use npq_domain::listing::{ListParameterError, ListPosition, parse_timestamp_filter};
 use npq_domain::participant::{
     Enrolment, ParticipantFilter, ParticipantIdChange, ParticipantQuery, ParticipantView, TrainingDetail,
     parse_from_participant_id_filter, parse_training_status_filter,
@@ -21,7 +22,7 @@ use uuid::Uuid;
 use crate::auth::LeadProviderAuth;
 use crate::body::RequiredBody;
 use crate::error::{ActionErrors, ApiError, Failure, ParticipantListErrors, ParticipantShowErrors};
-use crate::listing::{ListRequest, parse_page, parse_sort};
+use crate::listing::{CursorMeta, ListRequest, PagingParameters, parse_paging, parse_sort};
 use crate::resources::ApiTags;
 use crate::resources::participant_actions::{
     ChangeScheduleAttributes, DeferAttributes, ResumeAttributes, WithdrawAttributes, action_request,
@@ -178,7 +179,7 @@ impl EnrolmentResource {
 
 impl From<ParticipantView> for ParticipantResource {
     fn from(view: ParticipantView) -> Self {
-        let ParticipantView { person, enrolments, id_changes, updated_at } = view;
+        let ParticipantView { person, enrolments, id_changes, updated_at, sort_values: _ } = view;
         let teacher_reference_number = person.verified_trn().map(|trn| trn.as_ref().to_owned());
         let npq_enrolments =
             enrolments.into_iter().map(|enrolment| EnrolmentResource::new(enrolment, person.email.clone())).collect();
@@ -204,6 +205,9 @@ pub struct ParticipantResponse {
 #[derive(Debug, Clone, PartialEq, Object)]
 pub struct ParticipantsResponse {
     pub data: Vec<ParticipantResource>,
+    /// Only in a cursor walk (`page[cursor]`): the cursor of the next page.
+    #[oai(skip_serializing_if_is_none)]
+    pub meta: Option<CursorMeta>,
 }
 
 #[derive(ApiResponse)]
@@ -283,6 +287,14 @@ impl ParticipantsApi {
         /// return 1000.
         #[oai(name = "page[per_page]")]
         per_page: Query<Option<String>>,
+        /// A cursor walk instead of page numbers: send `page[cursor]=` (empty) for the first page,
+        /// then `meta.next_cursor` of each response, until a page comes back empty. Every page
+        /// costs the same however deep the walk is. In `created_at` order the walk returns each
+        /// participant once; in `updated_at` order a participant changed during the walk comes
+        /// back again later. Keep the last cursor to poll for changes. Works with no `sort`,
+        /// `sort=created_at` or `sort=updated_at`, and not with `page[page]`.
+        #[oai(name = "page[cursor]")]
+        cursor: Query<Option<String>>,
     ) -> Result<ListParticipantsResponse, Failure<ParticipantListErrors>> {
         let list_request = ListRequest::from_request(request)?;
         list_request.reject_nested_filter("updated_since", |_| ListParameterError::InvalidTimestamp {
@@ -290,7 +302,10 @@ impl ParticipantsApi {
         })?;
         let updated_since =
             parse_timestamp_filter("updated_since", updated_since.0.as_deref()).map_err(ApiError::from)?;
-        let page = parse_page(page.0.as_deref(), per_page.0.as_deref())?;
+        let sort = parse_sort(sort.0.as_deref());
+        let parameters =
+            PagingParameters { cursor: cursor.0.as_deref(), page: page.0.as_deref(), per_page: per_page.0.as_deref() };
+        let paging = parse_paging(&state.cursor_key, CursorList::Participants, parameters, &sort)?;
 
         // A filter sent as an object, such as `filter[training_status][x]=active`, is judged by the
         // text below the filter's name, which is never a valid value: a training status filter is
@@ -302,11 +317,19 @@ impl ParticipantsApi {
             training_status: parse_training_status_filter(training_status.as_deref())?,
             from_participant_id: parse_from_participant_id_filter(from_participant_id.as_deref()),
         };
-        let query = ParticipantQuery { filter, sort: parse_sort(sort.0.as_deref()), page };
+        let after = paging.cursor.as_ref().and_then(|walk| walk.after);
+        let query = ParticipantQuery { filter, sort, page: paging.page, after };
 
         let views = state.participants.list(caller.0, &query).await?;
+        let meta = paging.cursor.map(|walk| {
+            let last = views.last().map(|view| ListPosition {
+                sort_value: view.sort_values.get(walk.field()),
+                id: view.person.participant_id.as_uuid(),
+            });
+            walk.meta(&state.cursor_key, last)
+        });
         let data = views.into_iter().map(ParticipantResource::from).collect();
-        Ok(ListParticipantsResponse::Ok(Json(ParticipantsResponse { data })))
+        Ok(ListParticipantsResponse::Ok(Json(ParticipantsResponse { data, meta })))
     }
 
     /// Get one participant
@@ -325,7 +348,7 @@ impl ParticipantsApi {
         let id = participant_id(&id.0)?;
         match state.participants.show(caller.0, id).await? {
             ParticipantLookup::Found(view) => {
-                Ok(ShowParticipantResponse::Ok(Json(ParticipantResponse { data: view.into() })))
+                Ok(ShowParticipantResponse::Ok(Json(ParticipantResponse { data: (*view).into() })))
             }
             ParticipantLookup::Retired(changes) => Err(ApiError::ParticipantIdChanged(changes).into()),
         }

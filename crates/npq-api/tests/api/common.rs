@@ -151,6 +151,7 @@ impl Fixture {
             delivery_partners: DeliveryPartnerService::new(delivery_partners),
             declarations: DeclarationService::new(declarations, clock.clone()),
             statements: npq_domain::statement_service::StatementService::new(statements, clock),
+            cursor_key: npq_domain::cursor::CursorKey::derive(&token_key()),
         };
         let client = TestClient::new(npq_api::routes(state).map_to_response().boxed());
         Self { store, provider, other_provider, client }

@@ -365,7 +365,15 @@ fn list_parameters_are_documented() {
     let names: Vec<&str> = parameters.iter().filter_map(|parameter| parameter["name"].as_str()).collect();
     assert_eq!(
         names,
-        ["filter[cohort]", "filter[updated_since]", "filter[participant_id]", "sort", "page[page]", "page[per_page]"]
+        [
+            "filter[cohort]",
+            "filter[updated_since]",
+            "filter[participant_id]",
+            "sort",
+            "page[page]",
+            "page[per_page]",
+            "page[cursor]"
+        ]
     );
     for parameter in parameters {
         assert_eq!(parameter["in"], "query");
@@ -483,7 +491,8 @@ fn participant_paths_document_their_errors() {
             "filter[from_participant_id]",
             "sort",
             "page[page]",
-            "page[per_page]"
+            "page[per_page]",
+            "page[cursor]"
         ]
     );
 }

@@ -9,6 +9,7 @@ mod m20261204_000004_lead_provider_networks;
 mod m20261204_000005_registration;
 mod m20261204_000006_declarations;
 mod m20261204_000007_declaration_payments;
+mod m20261204_000008_cursor_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000005_registration::Migration),
             Box::new(m20261204_000006_declarations::Migration),
             Box::new(m20261204_000007_declaration_payments::Migration),
+            Box::new(m20261204_000008_cursor_indexes::Migration),
         ]
     }
 }
