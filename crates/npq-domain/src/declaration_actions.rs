@@ -35,7 +35,7 @@ pub struct NamedPartner {
     pub name: String,
 }
 
-/// Why a declaration is ineligible.
+/// The reason a declaration is ineligible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IneligibilityReason {
     /// Another account of the same teacher already claimed the milestone.
@@ -159,7 +159,7 @@ pub struct DeclaringParticipant {
 /// The declaring lead provider's contracts, statements and partners, as a declaration needs them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderTerms {
-    /// The courses the provider holds a contract for, per cohort.
+    /// The courses the provider has a contract for, per cohort.
     pub contracts: Vec<(CohortIdentifier, Course)>,
     /// The provider's next open output statement per cohort: the earliest open one whose deadline
     /// has not passed.
@@ -194,7 +194,7 @@ pub struct SubmissionContext {
     pub terms: ProviderTerms,
 }
 
-/// What a successful submission writes.
+/// The writes of a successful submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmissionPlan {
     pub application_id: ApplicationId,
@@ -767,7 +767,7 @@ pub struct DeclarationFilter {
     pub delivery_partner_ids: Option<Vec<DeliveryPartnerId>>,
 }
 
-/// A page of the declaration list, oldest first unless `sort` says otherwise.
+/// A page of the declaration list, oldest first unless `sort` sets another order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeclarationQuery {
     pub filter: DeclarationFilter,

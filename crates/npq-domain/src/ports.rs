@@ -148,22 +148,22 @@ pub trait DeclarationStore: Send + Sync {
         rule: SubmissionRule,
     ) -> Result<Declaration, DomainError>;
 
-    /// Returns one page of the declarations the lead provider sees, oldest first.
+    /// Returns one page of the declarations the lead provider can read, oldest first.
     async fn list_declarations(
         &self,
         lead_provider: LeadProviderId,
         query: &DeclarationQuery,
     ) -> Result<Vec<Declaration>, StoreError>;
 
-    /// Returns a declaration the lead provider sees.
+    /// Returns a declaration the lead provider can read.
     async fn find_declaration(
         &self,
         lead_provider: LeadProviderId,
         id: DeclarationId,
     ) -> Result<Option<Declaration>, StoreError>;
 
-    /// Voids a declaration the lead provider sees: runs `rule` on it and writes the plan.
-    /// `Ok(None)` when the provider does not see it.
+    /// Voids a declaration the lead provider can read: runs `rule` on it and writes the plan.
+    /// Returns `Ok(None)` when the provider cannot read it.
     async fn void_declaration(
         &self,
         lead_provider: LeadProviderId,
