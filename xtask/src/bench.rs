@@ -138,12 +138,12 @@ fn run_backend(
         command
     };
 
-    progress(started, &format!("{backend}: seeding {} applications", options.applications));
+    progress(
+        started,
+        &format!("{backend}: seeding {} applications with statements and declarations", options.applications),
+    );
     let applications = options.applications.to_string();
     run_quiet(&mut server_command(&["seed", "--applications", &applications]), "npq-server seed")?;
-    progress(started, &format!("{backend}: adding sandbox declarations"));
-    let declarations = run_output(Command::new(probe).args(["seed-declarations", &url, &applications]), "bench_probe")?;
-    progress(started, &format!("{backend}: {} declarations added", declarations.trim()));
     let token = run_output(&mut server_command(&["token", "create", "--lead-provider", LEAD_PROVIDER]), "token")?;
     let token = token.lines().last().unwrap_or_default().trim().to_owned();
 

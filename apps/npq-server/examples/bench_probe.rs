@@ -2,7 +2,6 @@
 //! `xtask` started on the loopback address, it times each workload over HTTP and the same work
 //! done in-process or by the database alone, and prints the figures as one JSON object.
 //!
-//! `bench_probe seed-declarations DATABASE_URL LIMIT` adds sandbox declarations instead.
 //! `bench_probe measure DATABASE_URL ADDRESS TOKEN LEAD_PROVIDER [--quick]` measures.
 
 use std::sync::Arc;
@@ -28,15 +27,6 @@ const WRITERS: usize = 32;
 async fn main() -> Result<()> {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     match arguments.first().map(String::as_str) {
-        Some("seed-declarations") => {
-            let [_, url, limit] = arguments.as_slice() else { bail!("usage: seed-declarations DATABASE_URL LIMIT") };
-            let store = Store::connect(url).await?;
-            add_open_statements(&store).await?;
-            let today = chrono::Utc::now().date_naive();
-            let added = store.seed_declarations(today, limit.parse().context("LIMIT must be a number")?).await?;
-            println!("{added}");
-            Ok(())
-        }
         Some("measure") => {
             let [_, url, address, token, lead_provider, rest @ ..] = arguments.as_slice() else {
                 bail!("usage: measure DATABASE_URL ADDRESS TOKEN LEAD_PROVIDER [--quick]")
@@ -47,49 +37,8 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&figures)?);
             Ok(())
         }
-        _ => bail!("usage: bench_probe seed-declarations|measure ..."),
+        _ => bail!("usage: bench_probe measure ..."),
     }
-}
-
-/// Stores an open output-fee statement with a contract for every course for each lead provider
-/// and cohort, due in 60 days, so the write workload's declarations can be paid. The sandbox seed
-/// has no statements of its own.
-async fn add_open_statements(store: &Store) -> Result<()> {
-    use npq_domain::course::Course;
-    use npq_domain::ids::StatementId;
-    use npq_domain::payment::{ContractTerms, Pence};
-    use npq_domain::statement::{Statement, StatementState};
-
-    let now = chrono::Utc::now();
-    let deadline = now.date_naive() + chrono::Duration::days(60);
-    let mut statements = Vec::new();
-    let mut contracts = Vec::new();
-    for provider in store.list_lead_providers().await? {
-        for cohort in store.cohorts().await? {
-            statements.push(Statement {
-                id: StatementId::new_random(),
-                lead_provider: provider.id,
-                cohort: cohort.identifier,
-                year: chrono::Datelike::year(&deadline),
-                month: chrono::Datelike::month(&deadline),
-                deadline_date: Some(deadline),
-                payment_date: Some(deadline + chrono::Duration::days(20)),
-                output_fee: true,
-                state: StatementState::Open,
-                marked_as_paid_at: None,
-                reconcile_amount: Pence::ZERO,
-                created_at: now,
-                updated_at: now,
-            });
-            contracts.extend(
-                Course::ALL.iter().map(|course| {
-                    ContractTerms::preset(provider.id, cohort.identifier, *course, Pence(80_000), 72, 19)
-                }),
-            );
-        }
-    }
-    store.insert_statements(&statements, &contracts).await?;
-    Ok(())
 }
 
 struct Probe {
