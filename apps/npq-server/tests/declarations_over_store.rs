@@ -211,11 +211,16 @@ impl Api {
         self.send(Method::POST, provider, DECLARATIONS, Some(body)).await
     }
 
-    /// Declares and expects success, returning the declaration's attributes and id.
+    /// Declares and expects success, returning the declaration's attributes and id. The reply
+    /// must match what showing the declaration returns.
     async fn declared(&self, provider: usize, attributes: Value) -> (String, Value) {
         let (status, body) = self.declare(provider, attributes).await;
         assert_eq!(status, 200, "{body}");
-        (body["data"]["id"].as_str().unwrap().to_owned(), body["data"]["attributes"].clone())
+        let id = body["data"]["id"].as_str().unwrap().to_owned();
+        let (status, shown) = self.send(Method::GET, provider, &format!("{DECLARATIONS}/{id}"), None).await;
+        assert_eq!(status, 200, "{shown}");
+        assert_eq!(shown["data"], body["data"], "the reply to a declaration differs from showing it");
+        (id, body["data"]["attributes"].clone())
     }
 
     async fn sql(&self, statement: &str) {

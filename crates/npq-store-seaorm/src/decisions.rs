@@ -176,7 +176,7 @@ impl Store {
     /// Starts a transaction that may write: on SQLite it takes the write lock at once, so a
     /// decision never reads data that another writer changes before it commits.
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
-        self.db
+        self.writer
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
@@ -276,7 +276,7 @@ impl Store {
             cohorts: reference.cohorts.clone(),
             schedules: reference.schedules.clone(),
             lead_providers: reference.lead_providers.clone(),
-            contracts: crate::declarations::contracts_of(txn, target_row.lead_provider_id, &reference).await?,
+            contracts: crate::declarations::contracts_of(txn, target_row.lead_provider_id, None, &reference).await?,
         };
         let outcome = rule(&context)?;
         if outcome.is_empty() {

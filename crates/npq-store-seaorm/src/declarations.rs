@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use npq_domain::application::ApplicationStatus;
+use npq_domain::application::{Application, ApplicationStatus};
 use npq_domain::cohort::CohortIdentifier;
 use npq_domain::course::Course;
 use npq_domain::decision::HistoryField;
@@ -304,32 +304,48 @@ async fn one_view<C: ConnectionTrait>(db: &C, row: declaration::Model) -> Result
 async fn next_output_statements<C: ConnectionTrait>(
     db: &C,
     provider_id: i64,
+    cohorts: &[i64],
     today: NaiveDate,
 ) -> Result<HashMap<i64, (i64, uuid::Uuid)>, StoreError> {
-    let rows = statement::Entity::find()
+    if cohorts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, i64, uuid::Uuid)> = statement::Entity::find()
+        .select_only()
+        .column(statement::Column::CohortId)
+        .column(statement::Column::Id)
+        .column(statement::Column::PublicId)
         .filter(statement::Column::LeadProviderId.eq(provider_id))
+        .filter(statement::Column::CohortId.is_in(cohorts.iter().copied()))
         .filter(statement::Column::State.eq("open"))
         .filter(statement::Column::OutputFee.eq(true))
         .filter(statement::Column::DeadlineDate.gte(today))
         .order_by(statement::Column::DeadlineDate, Order::Asc)
         .order_by(statement::Column::Id, Order::Asc)
+        .into_tuple()
         .all(db)
         .await
         .map_err(to_store_error)?;
     let mut next = HashMap::new();
-    for row in rows {
-        next.entry(row.cohort_id).or_insert((row.id, row.public_id));
+    for (cohort_id, id, public_id) in rows {
+        next.entry(cohort_id).or_insert((id, public_id));
     }
     Ok(next)
 }
 
-/// Returns the courses a lead provider has a contract for on any of its statements, per cohort.
+/// Returns the courses a lead provider has a contract for on any of its statements, per cohort:
+/// every cohort, or only `cohorts` when given.
 pub(crate) async fn contracts_of<C: ConnectionTrait>(
     db: &C,
     provider_id: i64,
+    cohorts: Option<&[i64]>,
     reference: &Reference,
 ) -> Result<Vec<(CohortIdentifier, Course)>, StoreError> {
     let cohort = |id: i64| reference.cohort_identifier(id).ok_or_else(|| corrupt("cohort_id", "refers to no cohort"));
+    let mut condition = Condition::all().add(statement::Column::LeadProviderId.eq(provider_id));
+    if let Some(cohorts) = cohorts {
+        condition = condition.add(statement::Column::CohortId.is_in(cohorts.iter().copied()));
+    }
     let contract_rows: Vec<(i64, String)> = contract::Entity::find()
         .select_only()
         .column(statement::Column::CohortId)
@@ -341,7 +357,7 @@ pub(crate) async fn contracts_of<C: ConnectionTrait>(
                 .to(statement::Column::Id)
                 .into(),
         )
-        .filter(statement::Column::LeadProviderId.eq(provider_id))
+        .filter(condition)
         .distinct()
         .into_tuple()
         .all(db)
@@ -354,20 +370,24 @@ pub(crate) async fn contracts_of<C: ConnectionTrait>(
     Ok(contracts)
 }
 
-/// Loads the provider's contracts, next statements and partnerships, and which of `partners`
-/// exist.
+/// Loads the provider's contracts, next statements and partnerships in `cohorts` (the only ones
+/// a rule looks at), and which of `partners` exist.
 async fn provider_terms<C: ConnectionTrait>(
     db: &C,
     provider_id: i64,
+    cohorts: &[i64],
     today: NaiveDate,
     partners: &[DeliveryPartnerId],
     reference: &Reference,
-) -> Result<(ProviderTerms, HashMap<uuid::Uuid, i64>, HashMap<uuid::Uuid, i64>), StoreError> {
+) -> Result<(ProviderTerms, PartnerKeys, HashMap<uuid::Uuid, i64>), StoreError> {
     let cohort = |id: i64| reference.cohort_identifier(id).ok_or_else(|| corrupt("cohort_id", "refers to no cohort"));
-    let contracts = contracts_of(db, provider_id, reference).await?;
+    let contracts = match cohorts.is_empty() {
+        true => Vec::new(),
+        false => contracts_of(db, provider_id, Some(cohorts), reference).await?,
+    };
     let mut next_statements = HashMap::new();
     let mut statement_ids = HashMap::new();
-    for (cohort_id, (internal, public)) in next_output_statements(db, provider_id, today).await? {
+    for (cohort_id, (internal, public)) in next_output_statements(db, provider_id, cohorts, today).await? {
         next_statements.insert(cohort(cohort_id)?, StatementId::from_uuid(public));
         statement_ids.insert(public, internal);
     }
@@ -383,6 +403,7 @@ async fn provider_terms<C: ConnectionTrait>(
                 .into(),
         )
         .filter(delivery_partnership::Column::LeadProviderId.eq(provider_id))
+        .filter(delivery_partnership::Column::CohortId.is_in(cohorts.iter().copied()))
         .into_tuple()
         .all(db)
         .await
@@ -391,19 +412,21 @@ async fn provider_terms<C: ConnectionTrait>(
     for (cohort_id, partner) in partnership_rows {
         partnerships.push((cohort(cohort_id)?, DeliveryPartnerId::from_uuid(partner)));
     }
-    let partner_ids: HashMap<uuid::Uuid, i64> = if partners.is_empty() {
+    let partner_ids: PartnerKeys = if partners.is_empty() {
         HashMap::new()
     } else {
         delivery_partner::Entity::find()
             .select_only()
             .column(delivery_partner::Column::PublicId)
             .column(delivery_partner::Column::Id)
+            .column(delivery_partner::Column::Name)
             .filter(delivery_partner::Column::PublicId.is_in(partners.iter().map(|id| id.as_uuid())))
-            .into_tuple::<(uuid::Uuid, i64)>()
+            .into_tuple::<(uuid::Uuid, i64, String)>()
             .all(db)
             .await
             .map_err(to_store_error)?
             .into_iter()
+            .map(|(public_id, id, name)| (public_id, (id, name)))
             .collect()
     };
     let known_partners = partner_ids.keys().map(|id| DeliveryPartnerId::from_uuid(*id)).collect();
@@ -415,12 +438,7 @@ async fn provider_terms<C: ConnectionTrait>(
 }
 
 /// Locks the person and every account sharing their TRN, in id order, and returns them.
-async fn lock_people<C: ConnectionTrait>(db: &C, person_id: i64) -> Result<Vec<person::Model>, StoreError> {
-    let owner = person::Entity::find_by_id(person_id)
-        .one(db)
-        .await
-        .map_err(to_store_error)?
-        .ok_or_else(|| corrupt("person", "vanished"))?;
+async fn lock_people<C: ConnectionTrait>(db: &C, owner: &person::Model) -> Result<Vec<person::Model>, StoreError> {
     let mut condition = Condition::any().add(person::Column::Id.eq(owner.id));
     if let Some(trn) = owner.trn.clone() {
         condition = condition.add(person::Column::Trn.eq(trn));
@@ -445,10 +463,18 @@ impl Store {
         sequencing: SequencingFrom,
     ) -> Result<(SubmissionContext, SubmissionKeys), StoreError> {
         let reference = load_reference(txn).await?;
-        let (terms, partner_ids, statement_ids) =
-            provider_terms(txn, provider.id, now.date_naive(), partners, &reference).await?;
-        let mut keys = SubmissionKeys { partner_ids, statement_ids, ..SubmissionKeys::default() };
-        let mut context = SubmissionContext {
+        let loaded = match participant {
+            Some(participant) => load_declaring_participant(txn, provider.id, participant, &reference).await?,
+            None => None,
+        };
+        // The rules look only at the terms of the cohorts of the participant's applications.
+        let cohorts: Vec<i64> = match &loaded {
+            Some((_, keys)) => keys.cohorts.clone(),
+            None => Vec::new(),
+        };
+        let (terms, partner_keys, statement_ids) =
+            provider_terms(txn, provider.id, &cohorts, now.date_naive(), partners, &reference).await?;
+        let context = SubmissionContext {
             lead_provider: LeadProviderId::from_uuid(provider.public_id),
             now,
             sequencing,
@@ -456,115 +482,146 @@ impl Store {
             schedules: reference.schedules().to_vec(),
             terms,
         };
-        let Some(participant) = participant else { return Ok((context, keys)) };
-        let Some(person_row) = person::Entity::find()
-            .filter(person::Column::PublicId.eq(participant.as_uuid()))
-            .one(txn)
-            .await
-            .map_err(to_store_error)?
-        else {
-            return Ok((context, keys));
+        let Some((participant, mut keys)) = loaded else {
+            return Ok((
+                context,
+                SubmissionKeys { partners: partner_keys, statement_ids, ..SubmissionKeys::default() },
+            ));
         };
-        let people = lock_people(txn, person_row.id).await?;
-        let people_by_id: HashMap<i64, person::Model> = people.into_iter().map(|row| (row.id, row)).collect();
-        let application_rows = application::Entity::find()
-            .filter(application::Column::PersonId.is_in(people_by_id.keys().copied().collect::<Vec<_>>()))
-            .filter(application::Column::Status.eq(ApplicationStatus::Accepted.as_str()))
-            .order_by(application::Column::Id, Order::Asc)
-            .all(txn)
-            .await
-            .map_err(to_store_error)?;
-        let own_rows: Vec<&application::Model> =
-            application_rows.iter().filter(|row| row.person_id == person_row.id).collect();
-        if !own_rows.iter().any(|row| row.lead_provider_id == provider.id) {
-            return Ok((context, keys));
-        }
-        let mut applications = Vec::with_capacity(own_rows.len());
-        for row in &own_rows {
-            let (application, _) = application_from(row, &people_by_id, &reference)?;
-            keys.application_ids.insert(application.id.as_uuid(), row.id);
-            applications.push(application);
-        }
-        let person = crate::convert::person_from_row(&person_row)?;
-
-        // Latest withdrawal of each withdrawn application.
-        let own_ids: Vec<i64> = own_rows.iter().map(|row| row.id).collect();
-        let mut withdrawn_at = HashMap::new();
-        for entry in application_history::Entity::find()
-            .filter(application_history::Column::ApplicationId.is_in(own_ids.clone()))
-            .filter(application_history::Column::Field.eq(HistoryField::TrainingStatus.as_str()))
-            .filter(application_history::Column::ToValue.eq("withdrawn"))
-            .order_by(application_history::Column::Id, Order::Asc)
-            .all(txn)
-            .await
-            .map_err(to_store_error)?
-        {
-            if let Some(row) = own_rows.iter().find(|row| row.id == entry.application_id) {
-                withdrawn_at.insert(ApplicationId::from_uuid(row.public_id), entry.changed_at);
-            }
-        }
-
-        // Declarations on the person's applications with this provider, and those of other
-        // accounts with the same TRN.
-        let provider_ids: Vec<i64> =
-            own_rows.iter().filter(|row| row.lead_provider_id == provider.id).map(|row| row.id).collect();
-        let other_ids: Vec<i64> =
-            application_rows.iter().filter(|row| row.person_id != person_row.id).map(|row| row.id).collect();
-        let mut wanted = provider_ids.clone();
-        wanted.extend(&other_ids);
-        let declaration_rows = declaration::Entity::find()
-            .filter(declaration::Column::ApplicationId.is_in(wanted))
-            .order_by(declaration::Column::Id, Order::Asc)
-            .all(txn)
-            .await
-            .map_err(to_store_error)?;
-        let mut declarations = Vec::new();
-        let mut duplicate_candidates = Vec::new();
-        for row in &declaration_rows {
-            let declaration_type: DeclarationType = parse("declarations.declaration_type", &row.declaration_type)?;
-            let state: DeclarationState = parse("declarations.state", &row.state)?;
-            let application = application_rows
-                .iter()
-                .find(|application| application.id == row.application_id)
-                .ok_or_else(|| corrupt("declarations.application_id", "refers to no application"))?;
-            if provider_ids.contains(&row.application_id) {
-                declarations.push((
-                    ApplicationId::from_uuid(application.public_id),
-                    MadeDeclaration { declaration_type, state, declaration_date: row.declaration_date },
-                ));
-            } else {
-                keys.declaration_ids.insert(row.public_id, row.id);
-                duplicate_candidates.push((
-                    parse::<Course>("applications.course", &application.course_identifier)?,
-                    DuplicateCandidate {
-                        id: DeclarationId::from_uuid(row.public_id),
-                        declaration_type,
-                        state,
-                        superseded: row.superseded_by_id.is_some(),
-                        created_at: row.created_at,
-                    },
-                ));
-            }
-        }
-        let funding_history = applications.iter().map(Into::into).collect();
-        context.participant = Some(DeclaringParticipant {
-            person,
-            applications,
-            withdrawn_at,
-            declarations,
-            duplicate_candidates,
-            funding_history,
-        });
+        keys.partners = partner_keys;
+        keys.statement_ids = statement_ids;
         keys.cohort_ids = reference.cohort_internal_ids();
-        Ok((context, keys))
+        Ok((SubmissionContext { participant: Some(participant), ..context }, keys))
     }
 }
 
-/// Internal ids the write of a submission needs, by public id.
+/// Loads the participant a declaration names, with the rows the rules need, when it is one of
+/// the provider's participants; locks their person rows and those of accounts with the same TRN.
+async fn load_declaring_participant(
+    txn: &sea_orm::DatabaseTransaction,
+    provider_id: i64,
+    participant: ParticipantId,
+    reference: &Reference,
+) -> Result<Option<(DeclaringParticipant, SubmissionKeys)>, StoreError> {
+    let mut keys = SubmissionKeys::default();
+    let Some(person_row) = person::Entity::find()
+        .filter(person::Column::PublicId.eq(participant.as_uuid()))
+        .one(txn)
+        .await
+        .map_err(to_store_error)?
+    else {
+        return Ok(None);
+    };
+    let people = lock_people(txn, &person_row).await?;
+    let people_by_id: HashMap<i64, person::Model> = people.into_iter().map(|row| (row.id, row)).collect();
+    let application_rows = application::Entity::find()
+        .filter(application::Column::PersonId.is_in(people_by_id.keys().copied().collect::<Vec<_>>()))
+        .filter(application::Column::Status.eq(ApplicationStatus::Accepted.as_str()))
+        .order_by(application::Column::Id, Order::Asc)
+        .all(txn)
+        .await
+        .map_err(to_store_error)?;
+    let own_rows: Vec<&application::Model> =
+        application_rows.iter().filter(|row| row.person_id == person_row.id).collect();
+    if !own_rows.iter().any(|row| row.lead_provider_id == provider_id) {
+        return Ok(None);
+    }
+    let mut applications = Vec::with_capacity(own_rows.len());
+    for row in &own_rows {
+        let (application, _) = application_from(row, &people_by_id, reference)?;
+        if row.lead_provider_id == provider_id {
+            // A declaration's cohort is its application's, which its schedule shares.
+            keys.cohorts.push(row.cohort_id);
+        }
+        keys.applications.insert(application.id.as_uuid(), (row.id, application.clone()));
+        applications.push(application);
+    }
+    keys.cohorts.sort_unstable();
+    keys.cohorts.dedup();
+    let person = crate::convert::person_from_row(&person_row)?;
+
+    // Latest withdrawal of each withdrawn application.
+    let own_ids: Vec<i64> = own_rows.iter().map(|row| row.id).collect();
+    let mut withdrawn_at = HashMap::new();
+    for entry in application_history::Entity::find()
+        .filter(application_history::Column::ApplicationId.is_in(own_ids))
+        .filter(application_history::Column::Field.eq(HistoryField::TrainingStatus.as_str()))
+        .filter(application_history::Column::ToValue.eq("withdrawn"))
+        .order_by(application_history::Column::Id, Order::Asc)
+        .all(txn)
+        .await
+        .map_err(to_store_error)?
+    {
+        if let Some(row) = own_rows.iter().find(|row| row.id == entry.application_id) {
+            withdrawn_at.insert(ApplicationId::from_uuid(row.public_id), entry.changed_at);
+        }
+    }
+
+    // Declarations on the person's applications with this provider, and those of other
+    // accounts with the same TRN.
+    let provider_ids: Vec<i64> =
+        own_rows.iter().filter(|row| row.lead_provider_id == provider_id).map(|row| row.id).collect();
+    let other_ids: Vec<i64> =
+        application_rows.iter().filter(|row| row.person_id != person_row.id).map(|row| row.id).collect();
+    let mut wanted = provider_ids.clone();
+    wanted.extend(&other_ids);
+    let declaration_rows = declaration::Entity::find()
+        .filter(declaration::Column::ApplicationId.is_in(wanted))
+        .order_by(declaration::Column::Id, Order::Asc)
+        .all(txn)
+        .await
+        .map_err(to_store_error)?;
+    let mut declarations = Vec::new();
+    let mut duplicate_candidates = Vec::new();
+    for row in &declaration_rows {
+        let declaration_type: DeclarationType = parse("declarations.declaration_type", &row.declaration_type)?;
+        let state: DeclarationState = parse("declarations.state", &row.state)?;
+        let application = application_rows
+            .iter()
+            .find(|application| application.id == row.application_id)
+            .ok_or_else(|| corrupt("declarations.application_id", "refers to no application"))?;
+        if provider_ids.contains(&row.application_id) {
+            declarations.push((
+                ApplicationId::from_uuid(application.public_id),
+                MadeDeclaration { declaration_type, state, declaration_date: row.declaration_date },
+            ));
+        } else {
+            keys.declaration_ids.insert(row.public_id, row.id);
+            duplicate_candidates.push((
+                parse::<Course>("applications.course", &application.course_identifier)?,
+                DuplicateCandidate {
+                    id: DeclarationId::from_uuid(row.public_id),
+                    declaration_type,
+                    state,
+                    superseded: row.superseded_by_id.is_some(),
+                    created_at: row.created_at,
+                },
+            ));
+        }
+    }
+    let funding_history = applications.iter().map(Into::into).collect();
+    let participant = DeclaringParticipant {
+        person,
+        applications,
+        withdrawn_at,
+        declarations,
+        duplicate_candidates,
+        funding_history,
+    };
+    Ok(Some((participant, keys)))
+}
+
+/// The internal id and name of each delivery partner a request named, by public id.
+type PartnerKeys = HashMap<uuid::Uuid, (i64, String)>;
+
+/// Internal ids the write of a submission needs, by public id, and what its reply shows.
 #[derive(Default)]
 struct SubmissionKeys {
-    application_ids: HashMap<uuid::Uuid, i64>,
-    partner_ids: HashMap<uuid::Uuid, i64>,
+    /// The participant's applications: internal id and the application.
+    applications: HashMap<uuid::Uuid, (i64, Application)>,
+    /// Internal ids of the cohorts of the applications with the declaring provider.
+    cohorts: Vec<i64>,
+    partners: PartnerKeys,
     statement_ids: HashMap<uuid::Uuid, i64>,
     declaration_ids: HashMap<uuid::Uuid, i64>,
     cohort_ids: HashMap<CohortIdentifier, i64>,
@@ -675,12 +732,20 @@ impl DeclarationStore for Store {
         let provider = provider_row(&txn, lead_provider).await?.ok_or(DomainError::NotFound)?;
         let (context, keys) = self.load_submission(&txn, &provider, participant, &partners, now, sequencing).await?;
         let plan = rule(&context)?;
-        let application_id =
-            *keys.application_ids.get(&plan.application_id.as_uuid()).ok_or_else(|| missing_key("an application"))?;
-        let partner = |id: Option<DeliveryPartnerId>| -> Result<Option<i64>, StoreError> {
-            id.map(|id| keys.partner_ids.get(&id.as_uuid()).copied().ok_or_else(|| missing_key("a delivery partner")))
-                .transpose()
+        let participant_id = context.participant.as_ref().map(|participant| participant.person.participant_id);
+        let participant_id = participant_id.ok_or_else(|| missing_key("a participant"))?;
+        let (application_id, application) =
+            keys.applications.get(&plan.application_id.as_uuid()).ok_or_else(|| missing_key("an application"))?;
+        let partner = |id: Option<DeliveryPartnerId>| -> Result<Option<(i64, NamedPartner)>, StoreError> {
+            id.map(|id| {
+                let (internal, name) =
+                    keys.partners.get(&id.as_uuid()).ok_or_else(|| missing_key("a delivery partner"))?;
+                Ok((*internal, NamedPartner { id, name: name.clone() }))
+            })
+            .transpose()
         };
+        let delivery_partner = partner(plan.delivery_partner)?;
+        let secondary_delivery_partner = partner(plan.secondary_delivery_partner)?;
         let superseded_by_id = plan
             .superseded_by
             .map(|id| keys.declaration_ids.get(&id.as_uuid()).copied().ok_or_else(|| missing_key("a declaration")))
@@ -688,7 +753,7 @@ impl DeclarationStore for Store {
         let row = declaration::ActiveModel {
             id: NotSet,
             public_id: Set(uuid::Uuid::new_v4()),
-            application_id: Set(application_id),
+            application_id: Set(*application_id),
             cohort_id: Set(*keys.cohort_ids.get(&plan.cohort).ok_or_else(|| missing_key("a cohort"))?),
             lead_provider_id: Set(provider.id),
             declaration_type: Set(plan.declaration_type.as_str().to_owned()),
@@ -696,8 +761,8 @@ impl DeclarationStore for Store {
             state: Set(plan.state.as_str().to_owned()),
             state_reason: Set(plan.ineligibility_reason.map(|reason| reason.as_stored_str().to_owned())),
             superseded_by_id: Set(superseded_by_id),
-            delivery_partner_id: Set(partner(plan.delivery_partner)?),
-            secondary_delivery_partner_id: Set(partner(plan.secondary_delivery_partner)?),
+            delivery_partner_id: Set(delivery_partner.as_ref().map(|(id, _)| *id)),
+            secondary_delivery_partner_id: Set(secondary_delivery_partner.as_ref().map(|(id, _)| *id)),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -725,12 +790,36 @@ impl DeclarationStore for Store {
         if let Some((state, completion_date)) = plan.outcome {
             insert_outcome(&txn, inserted.id, state, completion_date, now).await?;
         }
-        let view = one_view(&txn, inserted).await?;
         txn.commit().await.map_err(|error| match is_live_milestone_clash(&error) {
             true => milestone_clash_error(plan.declaration_type),
             false => to_store_error(error).into(),
         })?;
-        Ok(view)
+        // The reply is built from what was written rather than read back: a test checks that it
+        // matches what showing the declaration returns.
+        let billable =
+            matches!(plan.state, DeclarationState::Eligible | DeclarationState::Payable | DeclarationState::Paid);
+        Ok(Declaration {
+            id: DeclarationId::from_uuid(inserted.public_id),
+            participant_id,
+            application_id: plan.application_id,
+            course: application.course,
+            cohort: plan.cohort,
+            lead_provider_id: lead_provider,
+            lead_provider_name: provider.name,
+            declaration_type: plan.declaration_type,
+            declaration_date: inserted.declaration_date,
+            state: plan.state,
+            ineligibility_reason: plan.ineligibility_reason,
+            superseded_by: plan.superseded_by,
+            delivery_partner: delivery_partner.map(|(_, named)| named),
+            secondary_delivery_partner: secondary_delivery_partner.map(|(_, named)| named),
+            statement_id: plan.statement.filter(|_| billable),
+            clawback_statement_id: None,
+            latest_outcome: plan.outcome.map(|(state, _)| state),
+            targeted_delivery_funding: application.targeted_delivery_funding_eligibility,
+            created_at: inserted.created_at,
+            updated_at: inserted.updated_at,
+        })
     }
 
     async fn list_declarations(
@@ -841,8 +930,10 @@ impl DeclarationStore for Store {
         let Some(provider) = provider_row(&txn, lead_provider).await? else { return Ok(None) };
         let Some(row) = find_visible(&txn, provider.id, id).await? else { return Ok(None) };
         let view = one_view(&txn, row.clone()).await?;
-        let next =
-            next_output_statements(&txn, row.lead_provider_id, now.date_naive()).await?.get(&row.cohort_id).copied();
+        let next = next_output_statements(&txn, row.lead_provider_id, &[row.cohort_id], now.date_naive())
+            .await?
+            .get(&row.cohort_id)
+            .copied();
         let plan = rule(&view, next.map(|(_, public)| StatementId::from_uuid(public)))?;
         declaration::Entity::update_many()
             .col_expr(declaration::Column::State, Expr::value(plan.state.as_str()))
@@ -922,13 +1013,16 @@ impl DeclarationStore for Store {
             .collect();
         let (application, _) = application_from(&application_row, &people, &reference)?;
         let (terms, partner_ids, _) =
-            provider_terms(&txn, row.lead_provider_id, now.date_naive(), &partners, &reference).await?;
+            provider_terms(&txn, row.lead_provider_id, &[row.cohort_id], now.date_naive(), &partners, &reference)
+                .await?;
         let plan = rule(&PartnerChangeContext { declaration, application, terms })?;
         let primary =
-            *partner_ids.get(&plan.delivery_partner.as_uuid()).ok_or_else(|| missing_key("a delivery partner"))?;
+            partner_ids.get(&plan.delivery_partner.as_uuid()).ok_or_else(|| missing_key("a delivery partner"))?.0;
         let secondary = plan
             .secondary_delivery_partner
-            .map(|id| partner_ids.get(&id.as_uuid()).copied().ok_or_else(|| missing_key("a delivery partner")))
+            .map(|id| {
+                partner_ids.get(&id.as_uuid()).map(|(id, _)| *id).ok_or_else(|| missing_key("a delivery partner"))
+            })
             .transpose()?;
         declaration::Entity::update_many()
             .col_expr(declaration::Column::DeliveryPartnerId, Expr::value(primary))
