@@ -178,7 +178,8 @@ fn measure_running(
     let startup = wait_until_healthy(address, child)?;
     let startup_ms = startup.duration_since(launched).as_secs_f64() * 1000.0;
     progress(started, &format!("{backend}: server answered /health after {startup_ms:.0} ms; measuring"));
-    let mut arguments = vec!["measure", url, address, token, LEAD_PROVIDER];
+    let pid = child.id().to_string();
+    let mut arguments = vec!["measure", url, address, token, LEAD_PROVIDER, "--server-pid", &pid];
     if options.quick {
         arguments.push("--quick");
     }
@@ -242,12 +243,13 @@ fn run_output(command: &mut Command, name: &str) -> Result<String, String> {
 }
 
 /// The figures of the table: JSON key, label, limit and whether the limit is a maximum.
-const TABLE: [(&str, &str, f64, bool); 7] = [
+const TABLE: [(&str, &str, f64, bool); 8] = [
     ("full_sync_ratio", "Full sync, HTTP time / in-process time", 1.3, true),
     ("deep_page_ratio", "Last cursor page / first cursor page", 1.2, true),
     ("change_poll_ms", "Change poll that matches nothing (ms)", f64::INFINITY, true),
     ("declaration_post_ratio", "Declaration POSTs per second / database inserts per second", 0.5, false),
     ("p99_ms", "Declaration POST p99 (ms)", 50.0, true),
+    ("declaration_server_cpu_ms", "Server processor time per declaration POST (ms)", f64::INFINITY, true),
     ("rss_peak_mib", "Server peak resident memory (MiB)", 64.0, true),
     ("startup_ms", "Server start-up to first /health (ms)", 1000.0, true),
 ];

@@ -2,7 +2,7 @@
 //! `xtask` started on the loopback address, it times each workload over HTTP and the same work
 //! done in-process or by the database alone, and prints the figures as one JSON object.
 //!
-//! `bench_probe measure DATABASE_URL ADDRESS TOKEN LEAD_PROVIDER [--quick]` measures.
+//! `bench_probe measure DATABASE_URL ADDRESS TOKEN LEAD_PROVIDER [--quick] [--server-pid PID]` measures.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,10 +29,16 @@ async fn main() -> Result<()> {
     match arguments.first().map(String::as_str) {
         Some("measure") => {
             let [_, url, address, token, lead_provider, rest @ ..] = arguments.as_slice() else {
-                bail!("usage: measure DATABASE_URL ADDRESS TOKEN LEAD_PROVIDER [--quick]")
+                bail!("usage: measure DATABASE_URL ADDRESS TOKEN LEAD_PROVIDER [--quick] [--server-pid PID]")
             };
             let quick = rest.iter().any(|argument| argument == "--quick");
-            let probe = Probe { url: url.clone(), address: address.clone(), token: token.clone(), quick };
+            let server_pid = rest
+                .iter()
+                .position(|argument| argument == "--server-pid")
+                .and_then(|at| rest.get(at + 1))
+                .map(|pid| pid.parse::<u32>().context("--server-pid must be a process id"))
+                .transpose()?;
+            let probe = Probe { url: url.clone(), address: address.clone(), token: token.clone(), quick, server_pid };
             let figures = probe.measure(lead_provider).await?;
             println!("{}", serde_json::to_string(&figures)?);
             Ok(())
@@ -46,6 +52,8 @@ struct Probe {
     address: String,
     token: String,
     quick: bool,
+    /// The server's process id, to read the processor time it spends on the write workload.
+    server_pid: Option<u32>,
 }
 
 /// A response: status and body.
@@ -142,6 +150,21 @@ impl Connection {
     }
 }
 
+/// Returns the processor time, user and system, that process `pid` has used so far.
+fn processor_time(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("cannot read the server's /proc stat")?;
+    // The command name in parentheses may hold spaces; the fields after it are space-separated,
+    // with user and system time (in clock ticks) the 12th and 13th.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> Result<u64> {
+        fields.get(index).and_then(|field| field.parse().ok()).context("unexpected /proc stat layout")
+    };
+    // SAFETY: sysconf only reads a system setting.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(Duration::from_secs_f64((ticks(11)? + ticks(12)?) as f64 / per_second))
+}
+
 fn milliseconds(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -191,14 +214,17 @@ impl Probe {
         let mut connection = Connection::open(&self.address).await?;
         let repeats = if self.quick { 5 } else { 9 };
 
-        // Full sync over HTTP: every page of 1000, by page number.
-        let start = Instant::now();
+        // Full sync over HTTP: every page of 1000, by page number. The time counts each request
+        // until its whole body has arrived, not the probe's own parsing of the page.
+        let mut http_time = Duration::ZERO;
         let mut rows = 0usize;
         let mut pages = 0u32;
         let mut http_bytes = 0usize;
         loop {
             let target = format!("/api/v3/npq-applications?page%5Bper_page%5D=1000&page%5Bpage%5D={}", pages + 1);
+            let start = Instant::now();
             let reply = connection.send("GET", &target, &self.token, None).await?;
+            http_time += start.elapsed();
             if reply.status != 200 {
                 bail!("GET {target} returned {}", reply.status);
             }
@@ -210,7 +236,7 @@ impl Probe {
             pages += 1;
             http_bytes += reply.body.len();
         }
-        let full_sync_http_ms = milliseconds(start.elapsed());
+        let full_sync_http_ms = milliseconds(http_time);
 
         // The same pages read through the same service and serialised to the same JSON in-process.
         let key = TokenKey::derive(&[0u8; 32]).map_err(|error| anyhow!("{error}"))?;
@@ -296,6 +322,7 @@ impl Probe {
             "p50_ms": writes.p50_ms,
             "p99_ms": writes.p99_ms,
             "database_inserts_per_second": inserts,
+            "declaration_server_cpu_ms": writes.server_cpu_ms_per_request,
         }))
     }
 
@@ -349,6 +376,7 @@ impl Probe {
         let limit = if self.quick { 1_000 } else { 8_000 };
         let bodies = Arc::new(self.declaration_bodies(connection, limit).await?);
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cpu_before = self.server_pid.map(processor_time).transpose()?;
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..WRITERS {
@@ -379,6 +407,8 @@ impl Probe {
             results.extend(task.await??);
         }
         let elapsed = start.elapsed();
+        let cpu_after = self.server_pid.map(processor_time).transpose()?;
+        let server_cpu = cpu_before.zip(cpu_after).map(|(before, after)| after.saturating_sub(before));
         let mut latencies: Vec<f64> = results.iter().map(|(_, latency)| *latency).collect();
         latencies.sort_by(f64::total_cmp);
         let mut statuses = std::collections::BTreeMap::new();
@@ -391,6 +421,7 @@ impl Probe {
             per_second: results.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON),
             p50_ms: percentile(&latencies, 0.50),
             p99_ms: percentile(&latencies, 0.99),
+            server_cpu_ms_per_request: server_cpu.map(|cpu| milliseconds(cpu) / results.len().max(1) as f64),
             statuses,
         })
     }
@@ -439,5 +470,7 @@ struct Writes {
     per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Processor time the server spent per request, when its process id is known.
+    server_cpu_ms_per_request: Option<f64>,
     statuses: std::collections::BTreeMap<String, usize>,
 }

@@ -231,8 +231,29 @@ enum ReferenceList {
     IttProviders,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    limit_allocator_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?
+        .block_on(run())
+}
+
+/// Caps glibc's allocator at two arenas. By default each thread that allocates under contention
+/// gets an arena of its own, up to eight per core, and an arena keeps the memory it freed; the
+/// server's runtime workers and SQLite's connection threads each grew one while a 1,000-row page
+/// was built. Two arenas lowered the peak resident memory of a SQLite server serving such pages
+/// from 64 MiB to 54 MiB (`docs/performance.md`).
+fn limit_allocator_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator setting; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+async fn run() -> Result<()> {
     let mut cli = Cli::parse();
     let file = config::FileConfig::read_optional(cli.global.config.as_ref())?;
     init_logging(config::log_format(cli.global.log_format, &file)?);
