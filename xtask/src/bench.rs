@@ -96,6 +96,12 @@ pub fn run(options: &BenchOptions) -> Result<(), String> {
     );
     let json_path = out.join("report.json");
     std::fs::write(&json_path, report).map_err(|error| format!("cannot write {}: {error}", json_path.display()))?;
+    for (backend, figures) in &sections {
+        let missing = missing_figures(figures);
+        if !missing.is_empty() {
+            return Err(format!("the {backend} report lacks {}", missing.join(", ")));
+        }
+    }
     let markdown = markdown_table(&sections);
     let markdown_path = out.join("report.md");
     std::fs::write(&markdown_path, &markdown)
@@ -254,6 +260,23 @@ const TABLE: [(&str, &str, f64, bool); 8] = [
     ("startup_ms", "Server start-up to first /health (ms)", 1000.0, true),
 ];
 
+/// The figures every backend's report must hold.
+const REQUIRED: [&str; 8] = [
+    "full_sync_ratio",
+    "deep_page_ratio",
+    "change_poll_ms",
+    "declaration_post_ratio",
+    "declarations_per_second",
+    "p99_ms",
+    "rss_peak_mib",
+    "startup_ms",
+];
+
+/// Returns the required figures that a backend's report lacks or holds as no number.
+pub fn missing_figures(figures: &str) -> Vec<&'static str> {
+    REQUIRED.into_iter().filter(|key| json_number(figures, key).is_none_or(|value| !value.is_finite())).collect()
+}
+
 /// Finds a number by key in the flat JSON object the probe prints.
 pub fn json_number(json: &str, key: &str) -> Option<f64> {
     let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
@@ -284,6 +307,16 @@ pub fn markdown_table(sections: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_without_a_figure_is_caught() {
+        let complete = r#"{"full_sync_ratio":1.1,"deep_page_ratio":0.9,"change_poll_ms":1.5,"declaration_post_ratio":0.1,"declarations_per_second":400,"p99_ms":120,"rss_peak_mib":60.5,"startup_ms":31}"#;
+        assert!(missing_figures(complete).is_empty());
+        let without_p99 = complete.replace(r#""p99_ms":120,"#, "");
+        assert_eq!(missing_figures(&without_p99), ["p99_ms"]);
+        let not_a_number = complete.replace("400", "null");
+        assert_eq!(missing_figures(&not_a_number), ["declarations_per_second"]);
+    }
 
     #[test]
     fn options_default_to_both_backends() {
