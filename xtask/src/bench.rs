@@ -260,7 +260,7 @@ const TABLE: [(&str, &str, f64, bool); 8] = [
     ("startup_ms", "Server start-up to first /health (ms)", 1000.0, true),
 ];
 
-/// The figures every backend's report must hold.
+/// The figures every backend's report must contain.
 const REQUIRED: [&str; 8] = [
     "full_sync_ratio",
     "deep_page_ratio",
@@ -272,7 +272,7 @@ const REQUIRED: [&str; 8] = [
     "startup_ms",
 ];
 
-/// Returns the required figures that a backend's report lacks or holds as no number.
+/// Returns the required figures that a backend's report lacks or gives as no number.
 pub fn missing_figures(figures: &str) -> Vec<&'static str> {
     REQUIRED.into_iter().filter(|key| json_number(figures, key).is_none_or(|value| !value.is_finite())).collect()
 }
@@ -309,7 +309,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_report_without_a_figure_is_caught() {
+    fn missing_figures_finds_absent_keys() {
         let complete = r#"{"full_sync_ratio":1.1,"deep_page_ratio":0.9,"change_poll_ms":1.5,"declaration_post_ratio":0.1,"declarations_per_second":400,"p99_ms":120,"rss_peak_mib":60.5,"startup_ms":31}"#;
         assert!(missing_figures(complete).is_empty());
         let without_p99 = complete.replace(r#""p99_ms":120,"#, "");

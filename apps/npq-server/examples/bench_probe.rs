@@ -153,8 +153,8 @@ impl Connection {
 /// Returns the processor time, user and system, that process `pid` has used so far.
 fn processor_time(pid: u32) -> Result<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("cannot read the server's /proc stat")?;
-    // The command name in parentheses may hold spaces; the fields after it are space-separated,
-    // with user and system time (in clock ticks) the 12th and 13th.
+    // The command name in parentheses may contain spaces, so fields are counted after it. User
+    // and system time, in clock ticks, are then the 12th and 13th.
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |index: usize| -> Result<u64> {

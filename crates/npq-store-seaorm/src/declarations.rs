@@ -496,7 +496,7 @@ impl Store {
 }
 
 /// Loads the participant a declaration names, with the rows the rules need, when it is one of
-/// the provider's participants; locks their person rows and those of accounts with the same TRN.
+/// the provider's participants. Locks their person rows and those of accounts with the same TRN.
 async fn load_declaring_participant(
     txn: &sea_orm::DatabaseTransaction,
     provider_id: i64,

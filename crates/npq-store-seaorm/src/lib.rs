@@ -46,9 +46,9 @@ const POSTGRES_POOL_SIZE: u32 = 16;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    /// Where transactions that write begin. On a SQLite file it is a pool of one connection, so
-    /// writers queue for it in order inside the process instead of polling SQLite's busy handler,
-    /// which sleeps for up to 100 ms between tries. Elsewhere it is `db`.
+    /// Pool for transactions that write. On a SQLite file it has one connection, so writers in the
+    /// process queue for it in order. They no longer poll SQLite's busy handler, which sleeps for
+    /// up to 100 ms between tries. On PostgreSQL it is `db`.
     writer: DatabaseConnection,
 }
 
