@@ -1,7 +1,7 @@
 //! Developer tasks, run as `cargo xtask TASK`.
 //!
-//! - `ci`: formatting, lints, the whole test suite on SQLite and PostgreSQL, a short API fuzzing
-//!   run and a quick benchmark of 5,000 applications; the command CI runs.
+//! - `ci`: the command CI runs. It checks formatting and lints, runs the whole test suite on
+//!   SQLite and PostgreSQL, then a short API fuzzing run and a quick benchmark of 5,000 applications.
 //! - `openapi`: writes the OpenAPI documents to `docs/openapi/`: `v3.json` for lead providers and
 //!   `admin-v1.json` for DfE staff and `registration-v1.json` for the registration front end.
 //! - `fuzz-api`: runs schemathesis against a running server until it has responded to a number of
@@ -93,8 +93,8 @@ fn ci() -> Result<(), String> {
     // (docs/reliability.md).
     let fuzzing: Vec<String> = ["--requests", "1000", "--seed", "1"].map(str::to_owned).to_vec();
     fuzz_api::run(&fuzzing)?;
-    // The benchmark must run and report every figure on both backends; its figures are not
-    // checked here, because timings on a shared machine are no test (docs/performance.md).
+    // The benchmark must run and report every figure on both backends. Its figures are not
+    // checked here, because timings on a shared machine make no test (docs/performance.md).
     bench::run(&bench::BenchOptions { applications: 5_000, backends: vec!["sqlite", "postgres"], quick: true })
 }
 

@@ -563,10 +563,10 @@ async fn load_declaring_participant(
         own_rows.iter().filter(|row| row.lead_provider_id == provider_id).map(|row| row.id).collect();
     let other_ids: Vec<i64> =
         application_rows.iter().filter(|row| row.person_id != person_row.id).map(|row| row.id).collect();
-    let mut wanted = provider_ids.clone();
-    wanted.extend(&other_ids);
+    let mut searched = provider_ids.clone();
+    searched.extend(&other_ids);
     let declaration_rows = declaration::Entity::find()
-        .filter(declaration::Column::ApplicationId.is_in(wanted))
+        .filter(declaration::Column::ApplicationId.is_in(searched))
         .order_by(declaration::Column::Id, Order::Asc)
         .all(txn)
         .await
